@@ -1,0 +1,122 @@
+"""Build the image through the Docker SDK: build args, OCI labels, progress, a plain result.
+
+docker-py's ``build`` uses the classic builder (no BuildKit, docker-py issue 2230) and reports
+errors as ``{"error": ...}`` lines in the stream rather than raising, so the stream is read
+here, its steps shown, and an error line becomes a ``StageFailed``. ``forcerm`` removes the
+intermediate containers even when a step fails, so a failed build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.base_image import BaseImage, resolve_base
+from pipeline.config import BuildConfig
+from pipeline.errors import StageFailed
+from pipeline.result import Log
+
+if TYPE_CHECKING:
+    import docker
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str
+    references: list[str]
+    size: int
+    own_size: int
+    base: BaseImage
+    labels: dict[str, str] = field(default_factory=dict)
+    cached_steps: int = 0
+    steps: int = 0
+
+
+def check_context(context: Path) -> None:
+    """Refuse symlinks that point outside the build context: they would leak host files."""
+    for directory, dirnames, filenames in os.walk(context):
+        for name in [*dirnames, *filenames]:
+            path = Path(directory) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(context.resolve()):
+                raise StageFailed(
+                    "build",
+                    f"{path.relative_to(context)} is a symlink pointing outside the build context",
+                    hint="copy the file into the context or list it in .dockerignore",
+                )
+        dirnames[:] = [d for d in dirnames if d not in ("node_modules", ".git")]
+
+
+def build_image(
+    client: docker.DockerClient,
+    build: BuildConfig,
+    references: list[str],
+    labels: dict[str, str],
+    log: Log,
+) -> BuildResult:
+    """Build ``build.context`` and tag it with every reference in ``references``."""
+    check_context(build.context)
+    base = resolve_base(
+        client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
+    )
+    args = dict(build.args)
+    if base.used:
+        args[build.base_arg] = base.used
+    stream = client.api.build(
+        path=str(build.context),
+        dockerfile=str(build.dockerfile.relative_to(build.context)),
+        tag=references[0],
+        buildargs=args,
+        labels=labels,
+        target=build.target,
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
+    image_id, steps, cached = _read_build_stream(stream, log)
+    image = client.images.get(image_id)
+    for reference in references[1:]:
+        repository, tag = reference.rsplit(":", 1)
+        image.tag(repository, tag)
+    size = int(image.attrs.get("Size", 0))
+    base_size = _image_size(client, base.used) if base.used else 0
+    return BuildResult(
+        image_id=image_id,
+        references=references,
+        size=size,
+        own_size=max(size - base_size, 0),
+        base=base,
+        labels=labels,
+        cached_steps=cached,
+        steps=steps,
+    )
+
+
+def _read_build_stream(stream: Any, log: Log) -> tuple[str, int, int]:
+    image_id = None
+    steps = cached = 0
+    last_error_context = ""
+    for chunk in stream:
+        if "error" in chunk:
+            detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+            message = " ".join(str(detail).split())
+            raise StageFailed("build", message[:300], hint=last_error_context or None)
+        if "aux" in chunk and "ID" in chunk["aux"]:
+            image_id = chunk["aux"]["ID"]
+        text = chunk.get("stream", "")
+        for line in text.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("Step "):
+                steps += 1
+                last_error_context = f"failed at {stripped}"
+                log(stripped)
+            elif stripped == "---> Using cache":
+                cached += 1
+    if image_id is None:
+        raise StageFailed("build", "the engine finished without reporting an image id")
+    return image_id, steps, cached
+
+
+def _image_size(client: docker.DockerClient, name: str) -> int:
+    return int(client.images.get(name).attrs.get("Size", 0))

@@ -1,0 +1,119 @@
+"""A small client of the OCI distribution API: ask a registry which digest a tag points to.
+
+Why: a push that "succeeded" is only trusted once the registry itself serves the manifest with
+the digest the engine reported. This speaks the registry's HTTP API directly (Basic auth, or
+the Bearer token dance of Docker Hub, GHCR, Quay, ...), independent of the engine that pushed.
+
+TLS follows docker's convention: a CA for ``HOST:PORT`` in ``/etc/docker/certs.d/HOST:PORT/
+ca.crt`` is trusted; loopback registries fall back to plain HTTP as the engine does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipeline.errors import RegistryError
+from pipeline.registries.base import Credentials
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+DOCKER_CERTS = Path("/etc/docker/certs.d")
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+def _is_loopback(endpoint: str) -> bool:
+    host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint
+    return host == "localhost" or host.startswith("127.") or host in ("[::1]", "::1")
+
+
+class RegistryClient:
+    def __init__(self, name: str, endpoint: str, credentials: Credentials | None) -> None:
+        import requests
+
+        self.name = name
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.session = requests.Session()
+        ca = DOCKER_CERTS / endpoint / "ca.crt"
+        self.session.verify = str(ca) if ca.is_file() else True
+        self._base: str | None = None
+        self._token: str | None = None
+
+    def manifest_digest(self, path: str, reference: str) -> str | None:
+        """The ``Docker-Content-Digest`` the registry serves for ``path:reference``, or None."""
+        response = self._request("HEAD", f"/v2/{path}/manifests/{reference}", scope_path=path)
+        if response.status_code == 404:
+            return None
+        self._raise_for_status(response, f"manifest {path}:{reference}")
+        return response.headers.get("Docker-Content-Digest")
+
+    def _base_url(self) -> str:
+        import requests
+
+        if self._base:
+            return self._base
+        try:
+            self.session.get(f"https://{self.endpoint}/v2/", timeout=10)
+            self._base = f"https://{self.endpoint}"
+        except requests.exceptions.SSLError:
+            if not _is_loopback(self.endpoint):
+                raise
+            self._base = f"http://{self.endpoint}"
+        return self._base
+
+    def _request(self, method: str, url_path: str, *, scope_path: str):
+        """Send one request, answering a 401 challenge (Bearer token or Basic) once."""
+        import requests
+
+        try:
+            url = self._base_url() + url_path
+            response = self._send(method, url)
+            if response.status_code == 401:
+                challenge = response.headers.get("WWW-Authenticate", "")
+                if challenge.lower().startswith("bearer"):
+                    self._token = self._fetch_token(challenge, scope_path)
+                elif self.credentials:
+                    self.session.auth = (self.credentials.username, self.credentials.password)
+                response = self._send(method, url)
+            return response
+        except requests.RequestException as exc:
+            raise RegistryError(
+                self.name, f"cannot reach {self.endpoint}: {type(exc).__name__}", transient=True
+            ) from None
+
+    def _send(self, method: str, url: str):
+        headers = {"Accept": MANIFEST_TYPES}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return self.session.request(method, url, headers=headers, timeout=30)
+
+    def _fetch_token(self, challenge: str, scope_path: str) -> str | None:
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        query = {"service": params.get("service", ""), "scope": f"repository:{scope_path}:pull"}
+        auth = (self.credentials.username, self.credentials.password) if self.credentials else None
+        response = self.session.get(params["realm"], params=query, auth=auth, timeout=30)
+        self._raise_for_status(response, "token")
+        body = response.json()
+        token = body.get("token") or body.get("access_token")
+        return str(token) if token else None
+
+    def _raise_for_status(self, response, what: str) -> None:
+        if response.status_code < 400:
+            return
+        transient = response.status_code in TRANSIENT_STATUS
+        hint = None
+        if response.status_code in (401, 403):
+            hint = "check the credentials for this registry"
+        raise RegistryError(
+            self.name,
+            f"{what}: HTTP {response.status_code} from {self.endpoint}",
+            transient=transient,
+            hint=hint,
+        )

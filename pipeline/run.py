@@ -1,0 +1,207 @@
+"""Chain the stages — lint → build → smoke → push — and stop at the first failure.
+
+The runner owns the gates: push runs only after lint and smoke passed in the same run, on the
+very image that was built; ``skip_smoke`` is the one explicit way around the smoke gate and it
+is recorded in the report and in an image label. Each stage is timed and becomes a
+``StageResult``; stages after a failure are reported as skipped. An interrupt (Ctrl-C,
+SIGTERM) is recorded too, after the stage's own cleanup ran, and re-raised.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import Interrupted, PipelineError, StageFailed
+from pipeline.report import RunReport, human_size
+from pipeline.result import Log, StageResult, Status
+
+if TYPE_CHECKING:
+    import docker
+
+    from pipeline.build import BuildResult
+    from pipeline.registries import Target
+
+STAGES = ("lint", "build", "smoke", "push")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    stages: tuple[str, ...] = STAGES
+    targets: tuple[str, ...] = ()
+    skip_smoke: bool = False
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+
+
+class Runner:
+    """One pipeline run: holds the plain values stages hand each other and the report."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        options: RunOptions,
+        environ: Mapping[str, str],
+        log: Log,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.environ = environ
+        self.log = log
+        self.on_stage = on_stage or (lambda stage: None)
+        self.report = RunReport(
+            run_id=new_run_id(),
+            config=str(config.path),
+            image=config.image,
+            started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        self._client: docker.DockerClient | None = None
+        self._built: BuildResult | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        from pipeline.engine import docker_client
+
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def run(self) -> RunReport:
+        if self.options.skip_smoke:
+            self.report.skipped_gates.append("smoke (--skip-smoke)")
+        steps: dict[str, Callable[[], str]] = {
+            "lint": self._lint,
+            "build": self._build,
+            "smoke": self._smoke,
+            "push": self._push,
+        }
+        for stage in STAGES:
+            if stage not in self.options.stages or (stage == "smoke" and self.options.skip_smoke):
+                continue
+            if not self._stage(stage, steps[stage]):
+                break
+        return self.report
+
+    def _stage(self, stage: str, step: Callable[[], str]) -> bool:
+        self.on_stage(stage)
+        started = time.monotonic()
+        try:
+            summary = step()
+        except PipelineError as exc:
+            status = Status.INTERRUPTED if isinstance(exc, Interrupted) else Status.FAILED
+            self._record(stage, status, started, exc.message)
+            self.report.error = str(exc)
+            if isinstance(exc, Interrupted):
+                raise
+            return False
+        except KeyboardInterrupt:
+            self._record(stage, Status.INTERRUPTED, started, "interrupted by SIGINT")
+            raise
+        self._record(stage, Status.PASSED, started, summary)
+        return True
+
+    def _record(self, stage: str, status: Status, started: float, summary: str) -> None:
+        seconds = time.monotonic() - started
+        self.report.stages.append(StageResult(stage, status, seconds, summary))
+
+    # --- stages ------------------------------------------------------------------------------
+
+    def _lint(self) -> str:
+        from pipeline.lint import run_lint
+
+        result = run_lint(self.config, self.log)
+        failing = result.failing(self.config.lint.failure_threshold)
+        if failing:
+            raise StageFailed(
+                "lint",
+                f"{len(failing)} finding(s) at or above {self.config.lint.failure_threshold}; "
+                f"first: {failing[0]}",
+                hint="fix them, or raise lint.failure_threshold in pipeline.yaml",
+            )
+        return f"{', '.join(result.tools)}: {len(result.findings)} finding(s)"
+
+    def _build(self) -> str:
+        from pipeline.build import build_image
+        from pipeline.metadata import image_metadata
+
+        metadata = image_metadata(self.config, self.environ)
+        if not metadata.tags:
+            raise StageFailed(
+                "build",
+                "the tag rules produced no tag for this context",
+                hint="add a rule that always applies, e.g. type=sha",
+            )
+        labels = dict(metadata.labels)
+        if self.options.skip_smoke:
+            labels["io.hoist.smoke"] = "skipped"
+        self.report.version, self.report.tags, self.report.labels = (
+            metadata.version,
+            metadata.tags,
+            labels,
+        )
+        references = [f"{self.config.image}:{tag}" for tag in metadata.tags]
+        built = build_image(self.client, self.config.build, references, labels, self.log)
+        self._built = built
+        self.report.image_id = built.image_id
+        self.report.size, self.report.own_size = built.size, built.own_size
+        self.report.base_image = built.base.used
+        cache = f", {built.cached_steps}/{built.steps} steps cached" if built.steps else ""
+        return (
+            f"{built.image_id[7:19]} {human_size(built.size)} "
+            f"(own layers {human_size(built.own_size)}{cache})"
+        )
+
+    def _smoke(self) -> str:
+        from pipeline.smoke import smoke_test
+
+        assert self._built is not None, "smoke runs after build"
+        result = smoke_test(
+            self.client, self._built.image_id, self.config.smoke, self.report.run_id, self.log
+        )
+        return f"ready in {result.seconds_to_ready:.2f} s; " + "; ".join(result.checks)
+
+    def _push(self) -> str:
+        from pipeline.push import push_all
+
+        passed = {s.stage for s in self.report.stages if s.ok}
+        required = {"lint", "build"} if self.options.skip_smoke else {"lint", "build", "smoke"}
+        if self._built is None or not required <= passed:
+            missing = ", ".join(sorted(required - passed))
+            raise StageFailed("push", f"refused: {missing} must pass in the same run first")
+        targets = self.targets()
+        results = push_all(
+            self.client, self._built.image_id, targets, self.report.tags, self.environ, self.log
+        )
+        self.report.pushes = results
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise StageFailed(
+                "push",
+                f"{len(failed)} of {len(results)} target(s) failed: "
+                + "; ".join(r.error or r.target for r in failed),
+            )
+        return f"{len(results)} target(s): {', '.join(r.target for r in results)}"
+
+    def targets(self) -> list[Target]:
+        from pipeline.registries import resolve_target
+
+        configured = self.config.registries
+        wanted = self.options.targets
+        if wanted:
+            names = {t.name for t in configured} | {t.kind for t in configured}
+            unknown = [w for w in wanted if w not in names]
+            if unknown:
+                raise PipelineError(
+                    f"--to {','.join(unknown)}: no such target in {self.config.path.name}",
+                    hint=f"configured: {', '.join(t.name for t in configured)}",
+                )
+            configured = [t for t in configured if t.name in wanted or t.kind in wanted]
+        return [resolve_target(t, self.config.image, self.environ) for t in configured]

@@ -1,0 +1,154 @@
+"""hoist's Invoke tasks: parse flags, call ``pipeline``, print. No pipeline logic lives here.
+
+    invoke ci                 lint -> build -> smoke -> push (the whole pipeline)
+    invoke lint | build | smoke | push
+    invoke base-image         offline stand-in for the Dockerfile's base image
+    invoke registry.up | registry.down
+    invoke --help TASK        what a task does and its flags
+
+Every task takes ``--config PATH`` (default ./pipeline.yaml), so any app directory with a
+Dockerfile and a pipeline.yaml can be run through the same pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+
+from invoke import Collection, task
+
+from pipeline.cli import say, task_session
+
+CONFIG_HELP = "pipeline.yaml to use (default: ./pipeline.yaml); paths in it are relative to it"
+TO_HELP = "comma-separated target names or kinds to push to (default: every configured target)"
+
+
+def _run(config_path: str, stages: tuple[str, ...], to: str = "", skip_smoke: bool = False):  # type: ignore[no-untyped-def]
+    """Run some stages of the pipeline and end with the summary table and the report path."""
+    from invoke.exceptions import Exit
+
+    from pipeline.ci import output_for
+    from pipeline.config import load_config
+    from pipeline.registry_server import state_dir
+    from pipeline.report import write_report
+    from pipeline.run import Runner, RunOptions
+
+    output = output_for(os.environ)
+    with task_session():
+        config = load_config(config_path)
+        options = RunOptions(
+            stages=stages,
+            targets=tuple(t.strip() for t in to.split(",") if t.strip()),
+            skip_smoke=skip_smoke,
+        )
+        runner = Runner(config, options, os.environ, say, on_stage=output.stage)
+        try:
+            report = runner.run()
+        finally:
+            output.end_stage()
+            report = runner.report
+            path = write_report(report, state_dir() / "reports")
+            output.summary(report, path)
+        if not report.ok:
+            raise Exit(code=1)
+
+
+@task(help={"config": CONFIG_HELP})
+def lint(c, config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+    """Lint the Dockerfile (hadolint), the app (eslint) and Python (ruff); one findings list."""
+    _run(config, ("lint",))
+
+
+@task(help={"config": CONFIG_HELP})
+def build(c, config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+    """Build the image with its tags and OCI labels; prints image id and size."""
+    _run(config, ("build",))
+
+
+@task(help={"config": CONFIG_HELP})
+def smoke(c, config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+    """Build, then run the image on 127.0.0.1 and check it serves; the container is removed."""
+    _run(config, ("build", "smoke"))
+
+
+@task(
+    help={
+        "config": CONFIG_HELP,
+        "to": TO_HELP,
+        "skip-smoke": "push without the smoke gate (recorded in the summary and an image label)",
+    }
+)
+def push(c, config="pipeline.yaml", to="", skip_smoke=False):  # type: ignore[no-untyped-def]
+    """Push to the configured registries — only after lint, build and smoke pass in this run."""
+    _run(config, ("lint", "build", "smoke", "push"), to=to, skip_smoke=skip_smoke)
+
+
+@task(
+    help={
+        "config": CONFIG_HELP,
+        "to": TO_HELP,
+        "skip-smoke": "push without the smoke gate (recorded in the summary and an image label)",
+    }
+)
+def ci(c, config="pipeline.yaml", to="", skip_smoke=False):  # type: ignore[no-untyped-def]
+    """The whole pipeline: lint -> build -> smoke -> push, stopping at the first failure."""
+    _run(config, ("lint", "build", "smoke", "push"), to=to, skip_smoke=skip_smoke)
+
+
+@task(
+    name="base-image",
+    help={
+        "config": CONFIG_HELP,
+        "force": "rebuild the stand-in even if it exists",
+    },
+)
+def base_image(c, config="pipeline.yaml", force=False):  # type: ignore[no-untyped-def]
+    """Build an offline stand-in for the Dockerfile's base image when it cannot be pulled."""
+    from pipeline import base_image as base
+    from pipeline.config import load_config
+    from pipeline.engine import docker_client
+
+    with task_session():
+        cfg = load_config(config)
+        client = docker_client()
+        configured = cfg.build.args.get(cfg.build.base_arg) or base.declared_base(
+            cfg.build.dockerfile, cfg.build.base_arg
+        )
+        if configured is None:
+            say(f"{cfg.build.dockerfile.name} declares no ARG {cfg.build.base_arg}: nothing to do")
+            return
+        stand_in = base.stand_in_name(configured)
+        if not force and base.has_image(client, stand_in):
+            say(f"offline stand-in {stand_in} is present")
+        elif not force and (
+            base.has_image(client, configured) or base.try_pull(client, configured, say)
+        ):
+            say(f"base image {configured} is available: no stand-in needed")
+        else:
+            base.build_stand_in(client, configured, say)
+
+
+@task(name="up")
+def registry_up(c):  # type: ignore[no-untyped-def]
+    """Start the embedded registry (CNCF distribution, htpasswd auth) on 127.0.0.1."""
+    from pipeline.registry_server import ensure_embedded_registry
+
+    with task_session():
+        server = ensure_embedded_registry()
+        say(f"embedded registry: {server.address} (pid {server.pid}, user {server.username})")
+
+
+@task(name="down")
+def registry_down(c):  # type: ignore[no-untyped-def]
+    """Stop the embedded registry; its stored images stay for the next `registry.up`."""
+    from pipeline.registry_server import stop_embedded_registry
+
+    with task_session():
+        stopped = stop_embedded_registry()
+        say(f"stopped registry pid {stopped.pid}" if stopped else "embedded registry was not up")
+
+
+registry = Collection("registry")
+registry.add_task(registry_up)
+registry.add_task(registry_down)
+
+ns = Collection(lint, build, smoke, push, ci, base_image, registry)
