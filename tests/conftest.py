@@ -1,0 +1,131 @@
+"""Fixtures shared by the whole suite.
+
+Integration tests use the real Docker Engine (``make test`` starts one) and real CNCF
+distribution registries on 127.0.0.1, started here per test and stopped by pid afterwards.
+Nothing in the engine or the registries is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.registry_server import RegistryServer, start_registry, stop_registry
+
+REPO = Path(__file__).resolve().parents[1]
+NODE_APP = REPO / "node-app"
+INVOKE = Path(sys.executable).parent / "invoke"
+
+
+@pytest.fixture(scope="session")
+def docker_client():  # type: ignore[no-untyped-def]
+    from pipeline.engine import docker_client as connect
+
+    return connect()
+
+
+@pytest.fixture
+def registry_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
+    """Start real registries (htpasswd; ``tls=True`` adds a self-signed CA the engine trusts)."""
+    started: list[RegistryServer] = []
+    trusted: list[Path] = []
+
+    def start(tls: bool = False, username: str = "ci-user") -> RegistryServer:
+        root = tmp_path / f"registry-{len(started)}"
+        server = start_registry(
+            root, username=username, password=secrets.token_urlsafe(16), tls=tls
+        )
+        started.append(server)
+        if server.ca_file:
+            certs = Path("/etc/docker/certs.d") / server.address
+            certs.mkdir(parents=True, exist_ok=True)
+            shutil.copy(server.ca_file, certs / "ca.crt")
+            trusted.append(certs)
+        return server
+
+    yield start
+    for server in started:
+        stop_registry(server.pid)
+    for certs in trusted:
+        shutil.rmtree(certs, ignore_errors=True)
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Path]:
+    """Copy node-app into a temporary project with its own pipeline.yaml; return that file.
+
+    ``overrides`` are merged into the default config; ``files`` maps paths in the app to new
+    contents (to break the app in a specific way).
+    """
+
+    def make(overrides: dict | None = None, files: dict[str, str] | None = None) -> Path:
+        project = tmp_path / f"project-{secrets.token_hex(3)}"
+        shutil.copytree(NODE_APP, project / "app", symlinks=True)
+        for relative, content in (files or {}).items():
+            (project / "app" / relative).parent.mkdir(parents=True, exist_ok=True)
+            (project / "app" / relative).write_text(content)
+        config = {
+            "image": f"hoist-test/app-{secrets.token_hex(3)}",
+            "build": {"context": "app"},
+            "metadata": {"tags": ["type=sha", "type=raw,value=test"]},
+            "lint": {"ruff": []},
+            "smoke": {"timeout": 20},
+        }
+        for key, value in (overrides or {}).items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}  # type: ignore[dict-item]
+            else:
+                config[key] = value
+        path = project / "pipeline.yaml"
+        path.write_text(yaml.safe_dump(config))
+        _git_init(project)
+        return path
+
+    return make
+
+
+def _git_init(project: Path) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *command], cwd=project, env=env, check=True)
+
+
+def run_invoke(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``invoke`` as a user would (a separate process), capturing its output."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [str(INVOKE), "--search-root", str(REPO), *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def hoist_state(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An isolated state dir (embedded registry, reports) for invoke runs; its registry is
+    stopped by pid afterwards. Pass the returned mapping as ``env=`` to ``run_invoke``."""
+    state = tmp_path / "hoist-state"
+    env = {"HOIST_STATE_DIR": str(state)}
+    yield env
+    state_file = state / "registry" / "state.json"
+    if state_file.exists():
+        import json
+
+        pid = json.loads(state_file.read_text()).get("pid")
+        if isinstance(pid, int):
+            stop_registry(pid)
