@@ -5,6 +5,8 @@
 #   debootstrap      builds the offline stand-in for the Node base image
 #   skopeo           copies already-pushed images registry to registry
 #   openssl          self-signed TLS for test registries
+#   sshd             a throwaway sshd on 127.0.0.1 for the deploy-over-ssh:// tests (openssh-server;
+#                    the package's own service is kept from starting, the tests run their own)
 set -euo pipefail
 
 declare -A package_for=(
@@ -13,10 +15,11 @@ declare -A package_for=(
   [debootstrap]=debootstrap
   [skopeo]=skopeo
   [openssl]=openssl
+  [sshd]=openssh-server
 )
 missing=()
 for tool in "${!package_for[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${package_for[$tool]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -26,4 +29,12 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "hoist: installing ${missing[*]}..."
 apt-get update -qq
+# No package may start a system service (openssh-server would listen on port 22): the
+# policy-rc.d convention tells invoke-rc.d "not now" (101). Removed again if we made it.
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  made_policy=1
+fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
