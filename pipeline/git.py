@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +53,7 @@ MAX_EVENT_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 _HEADS = "refs/heads/"
 _TAGS = "refs/tags/"
 _PULL = "refs/pull/"
-_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?!//)(?P<path>.+)$")
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>.+)$")
 _RELEASE_LIKE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -362,9 +362,11 @@ def _origin_default_branch(repo: git.Repo) -> str | None:
 
 
 def _origin_url(repo: git.Repo) -> str | None:
+    from git import GitError
+
     try:
         urls = list(repo.remote("origin").urls)
-    except (ValueError, Exception):  # no origin, or git refuses to list it
+    except (ValueError, GitError):  # no origin, or git refuses to list it
         return None
     return public_url(urls[0]) if urls else None
 
@@ -377,21 +379,23 @@ def public_url(remote_url: str) -> str | None:
     """
     url = remote_url.strip()
     scp = _SCP_LIKE.match(url)
-    if scp and "/" not in url.split(":", 1)[0]:
+    if scp and "://" not in url:
         return _https(scp.group("host"), scp.group("path"))
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http", "ssh", "git") or not parts.hostname:
         return None
-    host = parts.hostname if parts.port in (None, 22) or parts.scheme == "ssh" else parts.netloc
     if parts.scheme in ("https", "http"):
-        host = parts.hostname + (f":{parts.port}" if parts.port else "")
-        path = parts.path.removesuffix(".git").rstrip("/")
-        return urlunsplit((parts.scheme, host, path, "", ""))
-    return _https(host.rsplit("@", 1)[-1], parts.path.lstrip("/"))
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, _clean_path(parts.path), "", ""))
+    return _https(parts.hostname, parts.path)
 
 
 def _https(host: str, path: str) -> str:
-    return f"https://{host}/{path.removesuffix('.git').strip('/')}"
+    return f"https://{host}{_clean_path(path)}"
+
+
+def _clean_path(path: str) -> str:
+    return "/" + path.strip("/").removesuffix(".git")
 
 
 # --- either --------------------------------------------------------------------------------
@@ -421,10 +425,4 @@ def _fill_from_repo(context: Context, path: str | Path) -> Context:
         commit = repo.commit(context.sha) if context.sha else repo.head.commit
     except (git.GitError, ValueError, OSError):
         return context
-    return _replace(context, sha=commit.hexsha, commit_date=commit.committed_datetime)
-
-
-def _replace(context: Context, **changes: Any) -> Context:
-    from dataclasses import replace
-
-    return replace(context, **changes)
+    return replace(context, sha=commit.hexsha, commit_date=commit.committed_datetime)
