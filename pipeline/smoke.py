@@ -125,3 +125,24 @@ def _failure(container: Container, message: str) -> StageFailed:
     error = StageFailed("smoke", message)
     error.details = container_logs(container)
     return error
+
+
+# --- shared with deploy: the same readiness wait and checks for a container on a server -------
+
+
+def published_port(container: Container, port: int) -> int:
+    """The host port the engine picked for ``port`` (published as ``127.0.0.1::PORT``)."""
+    return int(_host_port(container, port))
+
+
+def check_serving(container: Container, url: str, smoke: SmokeConfig) -> tuple[float, list[str]]:
+    """Wait until ``url`` answers, then apply smoke's checks: (seconds to ready, checks passed).
+
+    ``pipeline.deploy`` proves a new version on a server with exactly these rules, so "passed
+    smoke" and "healthy after deploy" mean the same thing. Raises ``StageFailed`` (stage
+    ``smoke``) carrying the container's last log lines.
+    """
+    started = time.monotonic()
+    status, body = _wait_until_ready(container, url, smoke.timeout)
+    ready = time.monotonic() - started
+    return ready, _check_response(smoke, status, body, container)
