@@ -1,11 +1,14 @@
 """Push one built image to every target at once, with retries and digest verification.
 
 Per target: find credentials (in memory only, passed per push as ``auth_config`` so a stale
-credential helper cannot win, docker-py 3281), tag, push each tag reading docker's stream
-(docker-py does not raise on registry errors, 3161: they arrive as ``{"error": ...}`` lines),
-then ask the registry itself which digest it serves and compare. Transient failures (dropped
-connections, timeouts, 429/5xx) are retried with exponential backoff and jitter; 401/403 and
-invalid names fail at once. Targets run in parallel and one failing never stops the others.
+credential helper cannot win, docker-py 3281, and nothing is written to the docker config),
+let the kind prepare the registry (ECR: create the repository), tag, push each tag reading
+docker's stream (docker-py does not raise on registry errors, 3161: they arrive as
+``{"error": ...}`` lines), then ask the registry itself which digest it serves and compare.
+Transient failures (dropped connections, timeouts, 429/5xx) are retried with exponential
+backoff and jitter; 401/403, invalid names and TLS trust problems fail at once. Short-lived
+tokens are fetched again when they expire between attempts. Targets run in parallel; one
+failing never stops the others, and every result says how many attempts and seconds it took.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.registries import Credentials, Target, target_credentials
+from pipeline.registries import Credentials, Target, prepare_target, target_credentials
 from pipeline.registry_api import RegistryClient
 from pipeline.result import Log
 
 if TYPE_CHECKING:
     import docker
+    import tenacity
 
-ATTEMPTS = 4
+PROGRESS_EVERY = 2.0  # seconds between per-target upload progress lines
 
 _PERMANENT = re.compile(
     r"unauthori[sz]ed|authentication required|denied|forbidden|\b40[13]\b|name invalid|"
@@ -33,6 +37,16 @@ _PERMANENT = re.compile(
     r"does not exist locally|name unknown",
     re.IGNORECASE,
 )
+_TLS = re.compile(r"x509|certificate|server gave HTTP response to HTTPS client", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a transient failure is retried (tenacity's terms)."""
+
+    attempts: int = 4
+    initial: float = 0.5
+    max_wait: float = 8.0
 
 
 @dataclass
@@ -44,6 +58,10 @@ class PushResult:
     attempts: int = 0
     seconds: float = 0.0
     error: str | None = None
+    kind: str = ""
+    endpoint: str = ""
+    credentials: str = ""
+    """Where the credentials came from (variable names or "anonymous"), never their value."""
 
     @property
     def ok(self) -> bool:
@@ -56,13 +74,48 @@ def classify_error(registry: str, message: str) -> RegistryError:
     if _PERMANENT.search(message):
         hint = "check the credentials and the repository name for this target"
         return RegistryError(registry, message, transient=False, hint=hint)
+    if _TLS.search(message):
+        hint = "trust the registry's CA in /etc/docker/certs.d/HOST:PORT/ca.crt"
+        return RegistryError(registry, message, transient=False, hint=hint)
     return RegistryError(registry, message, transient=True)
+
+
+class _Progress:
+    """Per-layer push progress for one target, condensed to a line every few seconds."""
+
+    def __init__(self, registry: str, log: Log) -> None:
+        self.registry = registry
+        self.log = log
+        self.status: dict[str, str] = {}
+        self.bytes: dict[str, tuple[int, int]] = {}
+        self.last = time.monotonic()
+
+    def update(self, chunk: Mapping[str, Any]) -> None:
+        layer, status = chunk.get("id"), chunk.get("status")
+        if not layer or not status:
+            return
+        detail = chunk.get("progressDetail") or {}
+        if status == "Pushing" and detail.get("total"):
+            self.bytes[layer] = (int(detail.get("current") or 0), int(detail["total"]))
+        if self.status.get(layer) != status:
+            self.status[layer] = status
+            if status in ("Pushed", "Layer already exists") or status.startswith("Mounted"):
+                self.bytes.pop(layer, None)
+                self.log(f"[{self.registry}] {layer}: {status}")
+        now = time.monotonic()
+        if self.bytes and now - self.last >= PROGRESS_EVERY:
+            self.last = now
+            done = sum(c for c, _ in self.bytes.values()) / 1e6
+            total = sum(t for _, t in self.bytes.values()) / 1e6
+            self.log(
+                f"[{self.registry}] uploading {len(self.bytes)} layer(s): {done:.1f}/{total:.1f} MB"
+            )
 
 
 def read_push_stream(registry: str, stream: Iterable[Mapping[str, Any]], log: Log) -> str | None:
     """Follow docker's push stream: show per-layer progress, raise on errors, return digest."""
     digest = None
-    last_status: dict[str, str] = {}
+    progress = _Progress(registry, log)
     for chunk in stream:
         if "error" in chunk or "errorDetail" in chunk:
             detail = chunk.get("errorDetail") or {}
@@ -70,13 +123,7 @@ def read_push_stream(registry: str, stream: Iterable[Mapping[str, Any]], log: Lo
         aux = chunk.get("aux")
         if isinstance(aux, Mapping) and aux.get("Digest"):
             digest = str(aux["Digest"])
-        layer, status = chunk.get("id"), chunk.get("status")
-        if layer and status and last_status.get(layer) != status:
-            last_status[layer] = status
-            if status in ("Pushed", "Layer already exists", "Mounted from") or status.startswith(
-                "Mounted"
-            ):
-                log(f"[{registry}] {layer}: {status}")
+        progress.update(chunk)
     return digest
 
 
@@ -87,99 +134,153 @@ def push_all(
     tags: list[str],
     environ: Mapping[str, str],
     log: Log,
+    retry: RetryPolicy | None = None,
 ) -> list[PushResult]:
     """Push to every target in parallel; results come back in the order of ``targets``."""
     if not targets:
         return []
+    if not tags:
+        raise PipelineError("nothing to push: the image has no tags")
+    seen: dict[str, str] = {}
+    for target in targets:
+        other = seen.setdefault(target.push_repository, target.name)
+        if other != target.name:
+            raise PipelineError(
+                f"targets {other} and {target.name} both push to {target.push_repository}",
+                hint="give them different repositories or endpoints",
+            )
+    policy = retry or RetryPolicy()
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         futures = [
-            pool.submit(_push_target, client, image_id, target, tags, environ, log)
+            pool.submit(_TargetPush(client, target, environ, log, policy).run, image_id, tags)
             for target in targets
         ]
         return [future.result() for future in futures]
 
 
-def _push_target(
-    client: docker.DockerClient,
-    image_id: str,
-    target: Target,
-    tags: list[str],
-    environ: Mapping[str, str],
-    log: Log,
-) -> PushResult:
-    import tenacity
+class _TargetPush:
+    """One target's push: credentials, retries, and a result that never raises."""
 
-    result = PushResult(target.name, target.repository)
-    started = time.monotonic()
-    try:
-        credentials = target_credentials(target, environ)
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(ATTEMPTS),
-            wait=tenacity.wait_exponential_jitter(initial=0.5, max=8),
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        target: Target,
+        environ: Mapping[str, str],
+        log: Log,
+        policy: RetryPolicy,
+    ) -> None:
+        self.client = client
+        self.target = target
+        self.environ = environ
+        self.log = log
+        self.policy = policy
+        self.credentials: Credentials | None = None
+        self.fetched = False
+        self.prepared = False
+        self.secrets: list[str] = []
+
+    def run(self, image_id: str, tags: list[str]) -> PushResult:
+        target = self.target
+        result = PushResult(
+            target.name, target.repository, kind=target.kind, endpoint=target.endpoint
+        )
+        started = time.monotonic()
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    result.attempts = attempt.retry_state.attempt_number
+                    credentials = self._current_credentials()
+                    result.credentials = credentials.source if credentials else "anonymous"
+                    if not self.prepared:
+                        prepare_target(target, self.environ, self.log)
+                        self.prepared = True
+                    result.digest = self._push_once(image_id, tags, credentials)
+            result.references = [target.reference(tag) for tag in tags]
+            self.log(f"[{target.name}] pushed {target.repository} {result.digest}")
+        except PipelineError as exc:
+            result.error = self._scrub(str(exc))
+            if isinstance(exc, RegistryError) and exc.transient:
+                result.error += f" (gave up after {result.attempts} attempts)"
+        except Exception as exc:  # a bug or an SDK surprise must not sink the other targets
+            result.error = self._scrub(f"{target.name}: {type(exc).__name__}: {exc}")
+        if result.error:
+            self.log(f"[{target.name}] FAILED: {result.error}")
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _retrying(self) -> tenacity.Retrying:
+        import tenacity
+
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            wait=tenacity.wait_exponential_jitter(
+                initial=self.policy.initial, max=self.policy.max_wait
+            ),
             retry=tenacity.retry_if_exception(
                 lambda exc: isinstance(exc, RegistryError) and exc.transient
             ),
-            before_sleep=lambda state: log(
-                f"[{target.name}] attempt {state.attempt_number} failed "
-                f"({state.outcome.exception() if state.outcome else '?'}); retrying"
+            before_sleep=lambda state: self.log(
+                f"[{self.target.name}] attempt {state.attempt_number} failed "
+                f"({self._scrub(str(state.outcome.exception() if state.outcome else '?'))}); "
+                "retrying"
             ),
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                result.attempts = attempt.retry_state.attempt_number
-                if credentials is not None and credentials.expired():
-                    credentials = target_credentials(target, environ)
-                result.digest = _push_once(client, image_id, target, tags, credentials, log)
-        result.references = [target.reference(tag) for tag in tags]
-        log(f"[{target.name}] pushed {target.repository} {result.digest}")
-    except PipelineError as exc:
-        result.error = str(exc)
-        log(f"[{target.name}] FAILED: {exc}")
-    result.seconds = time.monotonic() - started
-    return result
+
+    def _current_credentials(self) -> Credentials | None:
+        """The kind's credentials, fetched once and again whenever a short-lived one expired."""
+        if not self.fetched or (self.credentials is not None and self.credentials.expired()):
+            if self.fetched:
+                self.log(f"[{self.target.name}] credentials expired; fetching new ones")
+            self.credentials = target_credentials(self.target, self.environ)
+            self.fetched = True
+            if self.credentials is not None:
+                self.secrets.append(self.credentials.password)
+        return self.credentials
+
+    def _scrub(self, text: str) -> str:
+        """Belt and braces: no secret value survives into a log line or the report."""
+        for secret in self.secrets:
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def _push_once(self, image_id: str, tags: list[str], credentials: Credentials | None) -> str:
+        from docker.errors import APIError
+        from requests.exceptions import RequestException
+
+        target = self.target
+        image = self.client.images.get(image_id)
+        auth = credentials.auth_config() if credentials else None
+        digest = None
+        for tag in tags:
+            try:
+                image.tag(target.push_repository, tag)
+                stream = self.client.api.push(
+                    target.push_repository, tag=tag, stream=True, decode=True, auth_config=auth
+                )
+                pushed = read_push_stream(target.name, stream, self.log)
+            except APIError as exc:
+                raise classify_error(target.name, str(exc.explanation or exc)) from None
+            except RequestException as exc:
+                raise RegistryError(
+                    target.name, f"engine connection lost: {type(exc).__name__}", transient=True
+                ) from None
+            if pushed is None:
+                raise RegistryError(
+                    target.name, f"no digest reported for tag {tag}", transient=True
+                )
+            if digest is not None and pushed != digest:
+                raise RegistryError(
+                    target.name, f"tag {tag} got {pushed}, other tags {digest}", transient=False
+                )
+            digest = pushed
+        assert digest is not None
+        _verify(target, tags, digest, credentials)
+        return digest
 
 
-def _push_once(
-    client: docker.DockerClient,
-    image_id: str,
-    target: Target,
-    tags: list[str],
-    credentials: Credentials | None,
-    log: Log,
-) -> str:
-    from docker.errors import APIError
-    from requests.exceptions import ConnectionError as EngineConnectionError
-
-    image = client.images.get(image_id)
-    auth = credentials.auth_config() if credentials else None
-    digest = None
-    for tag in tags:
-        try:
-            image.tag(target.push_repository, tag)
-            stream = client.api.push(
-                target.push_repository, tag=tag, stream=True, decode=True, auth_config=auth
-            )
-            pushed = read_push_stream(target.name, stream, log)
-        except APIError as exc:
-            raise classify_error(target.name, str(exc.explanation or exc)) from None
-        except EngineConnectionError as exc:
-            raise RegistryError(
-                target.name, f"engine connection lost: {exc}", transient=True
-            ) from None
-        if pushed is None:
-            raise RegistryError(target.name, f"no digest reported for tag {tag}", transient=True)
-        if digest is not None and pushed != digest:
-            raise RegistryError(
-                target.name, f"tag {tag} got {pushed}, other tags {digest}", transient=False
-            )
-        digest = pushed
-    assert digest is not None
-    _verify(target, tags, digest, credentials)
-    return digest
-
-
-def _verify(target: Target, tags: list[str], digest: str, credentials: Credentials | None):
+def _verify(target: Target, tags: list[str], digest: str, credentials: Credentials | None) -> None:
     """Ask the registry what it serves for each tag; it must be exactly what was pushed."""
     registry = RegistryClient(target.name, target.endpoint, credentials)
     for tag in tags:

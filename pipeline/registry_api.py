@@ -26,6 +26,8 @@ MANIFEST_TYPES = ", ".join(
 )
 DOCKER_CERTS = Path("/etc/docker/certs.d")
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# Docker Hub is named docker.io in references, but its API answers on registry-1.docker.io.
+API_HOSTS = {"docker.io": "registry-1.docker.io", "index.docker.io": "registry-1.docker.io"}
 
 
 def _is_loopback(endpoint: str) -> bool:
@@ -38,7 +40,7 @@ class RegistryClient:
         import requests
 
         self.name = name
-        self.endpoint = endpoint
+        self.endpoint = API_HOSTS.get(endpoint, endpoint)
         self.credentials = credentials
         self.session = requests.Session()
         ca = DOCKER_CERTS / endpoint / "ca.crt"
@@ -53,6 +55,25 @@ class RegistryClient:
             return None
         self._raise_for_status(response, f"manifest {path}:{reference}")
         return response.headers.get("Docker-Content-Digest")
+
+    def post_form(self, url_path: str, form: dict[str, str], what: str) -> dict[str, object]:
+        """POST a form to the registry host (e.g. ACR's ``/oauth2/exchange``); the JSON reply."""
+        import requests
+
+        try:
+            response = self.session.post(self._base_url() + url_path, data=form, timeout=30)
+        except requests.RequestException as exc:
+            raise RegistryError(
+                self.name, f"cannot reach {self.endpoint}: {type(exc).__name__}", transient=True
+            ) from None
+        self._raise_for_status(response, what)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise RegistryError(self.name, f"{what}: no JSON object in the reply", transient=False)
+        return body
 
     def _base_url(self) -> str:
         import requests

@@ -191,17 +191,12 @@ class Runner:
         return f"{len(results)} target(s): {', '.join(r.target for r in results)}"
 
     def targets(self) -> list[Target]:
-        from pipeline.registries import resolve_target
+        from pipeline.registries import select_targets
 
-        configured = self.config.registries
-        wanted = self.options.targets
-        if wanted:
-            names = {t.name for t in configured} | {t.kind for t in configured}
-            unknown = [w for w in wanted if w not in names]
-            if unknown:
-                raise PipelineError(
-                    f"--to {','.join(unknown)}: no such target in {self.config.path.name}",
-                    hint=f"configured: {', '.join(t.name for t in configured)}",
-                )
-            configured = [t for t in configured if t.name in wanted or t.kind in wanted]
-        return [resolve_target(t, self.config.image, self.environ) for t in configured]
+        return select_targets(
+            self.config.registries,
+            self.options.targets,
+            self.config.image,
+            self.environ,
+            self.config.path.name,
+        )

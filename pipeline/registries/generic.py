@@ -1,7 +1,8 @@
 """Any OCI distribution registry (Harbor, a self-hosted distribution, Nexus, ...).
 
 Credentials: ``REGISTRY_USERNAME`` + ``REGISTRY_PASSWORD``, else whatever the user's docker
-credential store holds for that host (``docker login``), else anonymous.
+credential store holds for the endpoint (``docker login``), else anonymous — the same order a
+person expects from ``docker push`` after ``docker login``.
 """
 
 from __future__ import annotations
@@ -9,25 +10,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pipeline.config import TargetConfig
-from pipeline.errors import ConfigError
+from pipeline.registries import credstore
 from pipeline.registries.base import (
     Credentials,
     Target,
+    check_options,
+    config_error,
     env_credentials,
-    split_repository,
+    parse_repository,
     target_from,
 )
 
 
 def make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -> Target:
+    check_options(config, {})
     if not config.repository:
-        raise ConfigError(
-            "pipeline.yaml",
-            f"registries[{config.name}].repository",
+        raise config_error(
+            config,
+            "repository",
             "is required for kind generic",
-            hint="e.g. registry.example.com/team/app",
+            "e.g. registry.example.com/team/app",
         )
-    host, path = split_repository(config, config.repository)
+    host, path = parse_repository(config, config.repository, default_host=None)
     return target_from(config, host, path)
 
 
@@ -36,4 +40,4 @@ def credentials(target: Target, environ: Mapping[str, str]) -> Credentials | Non
         return env_credentials(
             target, environ, "REGISTRY_USERNAME", "REGISTRY_PASSWORD", "the registry's login"
         )
-    return None
+    return credstore.read(target, environ)

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 
 from pipeline.config import IMAGE_NAME_RE, TargetConfig
 from pipeline.errors import ConfigError
-from pipeline.registries.base import Credentials, Target, target_from
+from pipeline.registries.base import Credentials, Target, check_options, target_from
 from pipeline.registry_server import embedded_registry, ensure_embedded_registry
 
 
 def make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -> Target:
+    check_options(config, {})
     path = config.repository or _without_host(image)
     if not IMAGE_NAME_RE.match(path) or path != _without_host(path):
         raise ConfigError(
