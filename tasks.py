@@ -4,6 +4,7 @@
     invoke lint | build | smoke | push
     invoke base-image         offline stand-in for the Dockerfile's base image
     invoke registry.up | registry.down
+    invoke login | logout     store / remove registry credentials as docker login does
     invoke --help TASK        what a task does and its flags
 
 Every task takes ``--config PATH`` (default ./pipeline.yaml), so any app directory with a
@@ -147,8 +148,51 @@ def registry_down(c):  # type: ignore[no-untyped-def]
         say(f"stopped registry pid {stopped.pid}" if stopped else "embedded registry was not up")
 
 
+LOGIN_TO_HELP = "comma-separated target names or kinds (default: every configured target)"
+
+
+def _login_targets(config: str, to: str):  # type: ignore[no-untyped-def]
+    from pipeline.config import load_config
+    from pipeline.registries import select_targets
+
+    cfg = load_config(config)
+    wanted = tuple(t.strip() for t in to.split(",") if t.strip())
+    return select_targets(cfg.registries, wanted, cfg.image, os.environ, cfg.path.name)
+
+
+@task(help={"config": CONFIG_HELP, "to": LOGIN_TO_HELP})
+def login(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
+    """Check each target's credentials with its registry, then store them like `docker login`."""
+    from invoke.exceptions import Exit
+
+    from pipeline.cli import fail
+    from pipeline.engine import docker_client
+    from pipeline.registries import credstore
+
+    with task_session():
+        results = credstore.login(docker_client(), _login_targets(config, to), os.environ)
+        for r in results:
+            if r.error:
+                fail(r.error)
+            else:
+                say(f"{r.target}: logged in to {r.server} as {r.username} ({r.stored_in})")
+        if any(r.error for r in results):
+            raise Exit(code=1)
+
+
+@task(help={"config": CONFIG_HELP, "to": LOGIN_TO_HELP})
+def logout(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
+    """Remove the stored docker credentials of each target's registry, as `docker logout` does."""
+    from pipeline.registries import credstore
+
+    with task_session():
+        for r in credstore.logout(_login_targets(config, to), os.environ):
+            removed = f"removed from {r.stored_in}" if r.stored_in else "nothing stored"
+            say(f"{r.target}: {r.server}: {removed}")
+
+
 registry = Collection("registry")
 registry.add_task(registry_up)
 registry.add_task(registry_down)
 
-ns = Collection(lint, build, smoke, push, ci, base_image, registry)
+ns = Collection(lint, build, smoke, push, ci, base_image, login, logout, registry)

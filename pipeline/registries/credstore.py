@@ -15,7 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,20 +142,19 @@ class LoginResult:
 
 
 def login(
-    client: docker.DockerClient,
-    targets: list[Target],
-    environ: Mapping[str, str],
-    credentials_for: Callable[[Target, Mapping[str, str]], Credentials | None],
+    client: docker.DockerClient, targets: list[Target], environ: Mapping[str, str]
 ) -> list[LoginResult]:
     """For each target: find its credentials, have the engine verify them with the registry
     (as ``docker login`` does), then store them. One failing target does not stop the rest."""
     from docker.errors import APIError
 
+    from pipeline.registries import target_credentials
+
     results = []
     for target in targets:
         result = LoginResult(target.name, server_key(target.endpoint))
         try:
-            credentials = credentials_for(target, environ)
+            credentials = target_credentials(target, environ)
             if credentials is None:
                 raise PipelineError(f"{target.name}: no credentials found to log in with")
             result.username = credentials.username
@@ -176,3 +175,13 @@ def login(
             result.error = str(exc)
         results.append(result)
     return results
+
+
+def logout(targets: list[Target], environ: Mapping[str, str]) -> list[LoginResult]:
+    """Erase each target's stored credentials; ``stored_in`` is empty when there were none."""
+    return [
+        LoginResult(t.name, server_key(t.endpoint), stored_in=str(config_path(environ)))
+        if erase(t, environ)
+        else LoginResult(t.name, server_key(t.endpoint))
+        for t in targets
+    ]
