@@ -128,6 +128,46 @@ def base_image(c, config="pipeline.yaml", force=False):  # type: ignore[no-untyp
             base.build_stand_in(client, configured, say)
 
 
+@task(
+    iterable=["image", "tag", "flavor"],
+    help={
+        "config": CONFIG_HELP,
+        "json": 'print {"version", "tags" (full references), "labels"} as JSON',
+        "image": "image name to tag (repeatable; replaces the configured names)",
+        "tag": "a metadata-action tag rule, e.g. type=semver,pattern={{version}} (repeatable)",
+        "flavor": "a metadata-action flavor line, e.g. latest=false (repeatable)",
+    },
+)
+def tags(c, config="pipeline.yaml", json=False, image=None, tag=None, flavor=None):  # type: ignore[no-untyped-def]
+    """Show the version, tags and OCI labels this repository state gets (metadata-action rules).
+
+    GITHUB_* variables are honoured when set, also outside Actions, to replay a CI context.
+    """
+    import json as json_module
+
+    from pipeline.config import load_config
+    from pipeline.metadata import image_metadata, image_names
+    from pipeline.tags import image_references
+
+    with task_session():
+        cfg = load_config(config)
+        meta = image_metadata(cfg, os.environ, rules=tag or None, flavor=flavor or None)
+        references = image_references(image or image_names(cfg, os.environ), meta.tags)
+        if json:
+            payload = {"version": meta.version, "tags": references, "labels": meta.labels}
+            say(json_module.dumps(payload, indent=2))
+            return
+        say(f"version: {meta.version or '(none)'}")
+        say("tags:")
+        for reference in references:
+            say(f"  {reference}")
+        say("labels:")
+        for key, value in meta.labels.items():
+            say(f"  {key}={value}")
+        for warning in meta.warnings:
+            say(f"warning: {warning}")
+
+
 @task(name="up")
 def registry_up(c):  # type: ignore[no-untyped-def]
     """Start the embedded registry (CNCF distribution, htpasswd auth) on 127.0.0.1."""
@@ -195,4 +235,4 @@ registry = Collection("registry")
 registry.add_task(registry_up)
 registry.add_task(registry_down)
 
-ns = Collection(lint, build, smoke, push, ci, base_image, login, logout, registry)
+ns = Collection(lint, build, smoke, push, ci, tags, base_image, login, logout, registry)

@@ -328,9 +328,14 @@ def _resolve_build_paths(build: BuildConfig, root: Path, top: _Fields) -> BuildC
 
 
 def _metadata(section: _Fields) -> MetadataConfig:
+    from pipeline.tags import parse_flavor, parse_rules
+
+    tags, flavor = section.str_list("tags"), section.str_list("flavor")
+    parse_rules(tags, f"{section.source}: {section.where('tags')}")  # a typo fails at load
+    parse_flavor(flavor, f"{section.source}: {section.where('flavor')}")
     return MetadataConfig(
-        tags=section.str_list("tags"),
-        flavor=section.str_list("flavor"),
+        tags=tags,
+        flavor=flavor,
         labels=section.str_map("labels"),
         title=section.text("title"),
         description=section.text("description"),

@@ -54,6 +54,7 @@ class StageFailed(PipelineError):
     def __init__(self, stage: str, message: str, hint: str | None = None) -> None:
         super().__init__(f"{stage}: {message}", hint)
         self.stage = stage
+        self.reason = message
 
 
 class RegistryError(PipelineError):

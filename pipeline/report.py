@@ -83,7 +83,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return out
+    return [row.rstrip() for row in out]
 
 
 def _push_rows(report: RunReport) -> list[list[str]]:

@@ -97,7 +97,8 @@ class Runner:
             summary = step()
         except PipelineError as exc:
             status = Status.INTERRUPTED if isinstance(exc, Interrupted) else Status.FAILED
-            self._record(stage, status, started, exc.message)
+            reason = exc.reason if isinstance(exc, StageFailed) else exc.message
+            self._record(stage, status, started, reason)
             self.report.error = str(exc)
             if isinstance(exc, Interrupted):
                 raise

@@ -1,0 +1,61 @@
+"""The bridge from pipeline.yaml and the repository to tags and labels for one run.
+
+``pipeline.tags`` knows metadata-action's rules and ``pipeline.git`` the context; this module
+only feeds them the project's configuration, so ``build`` and ``invoke tags`` compute exactly
+the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pipeline.config import PipelineConfig
+from pipeline.git import resolve_context
+from pipeline.tags import Metadata, RepoInfo, compute_metadata
+
+DIRTY_LABEL = "io.hoist.dirty"
+
+
+def image_metadata(
+    config: PipelineConfig,
+    environ: Mapping[str, str],
+    *,
+    rules: Sequence[str] | None = None,
+    flavor: Sequence[str] | None = None,
+) -> Metadata:
+    """Tags and labels for this repository state; ``rules``/``flavor`` replace the config's."""
+    meta = config.metadata
+    context = resolve_context(config.root, environ)
+    repo = RepoInfo(
+        name=meta.title or "",
+        description=meta.description or "",
+        url=meta.url or "",
+        source=meta.source or "",
+        licenses=meta.licenses or "",
+    )
+    labels = dict(meta.labels)
+    if context.dirty:
+        # The revision label names a commit the image does not exactly come from: say so.
+        labels.setdefault(DIRTY_LABEL, "true")
+    return compute_metadata(
+        context,
+        meta.tags if rules is None else rules,
+        meta.flavor if flavor is None else flavor,
+        repo,
+        labels,
+    )
+
+
+def image_names(config: PipelineConfig, environ: Mapping[str, str]) -> list[str]:
+    """The names an image goes by: the local name, then every remote target's repository.
+
+    The embedded registry is left out: its references are the local name on a loopback
+    address that only exists while it runs.
+    """
+    from pipeline.registries import resolve_target
+
+    names = [config.image]
+    for target in config.registries:
+        if target.kind != "local":
+            names.append(resolve_target(target, config.image, environ).repository)
+    return names
