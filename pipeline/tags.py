@@ -22,6 +22,9 @@ now=None, short_sha_length=7, source="metadata") -> Metadata``
     What every produced tag goes through.
 ``parse_semver(text) -> SemVer | None`` / ``parse_pep440(text) -> Pep440Version | None``
     The two version grammars the ``semver`` and ``pep440`` rules accept.
+``compile_template(text, names) -> Template`` / ``format_moment(moment, fmt) -> str``
+    The ``{{...}}`` subset (``GLOBAL_NAMES``, ``SEMVER_NAMES``... say which names a place
+    accepts) and moment.js date formatting, for callers checking templates of their own.
 ``RepoInfo``, ``Metadata``, ``TagRule``, ``Flavor``
     The data in and out. ``Metadata.tags`` are tag names in priority order, de-duplicated,
     ``latest`` (with its flavor prefix/suffix) last; ``Metadata.version`` is the first one.
@@ -114,7 +117,12 @@ class RepoInfo:
 
 @dataclass(frozen=True)
 class Metadata:
-    """Result: ``version`` is the main tag (``""`` when no rule produced a tag)."""
+    """Result of ``compute_metadata``.
+
+    ``version`` is the main tag (``""`` when no rule produced a tag), ``tags`` the tag names
+    to push (``version`` first), ``labels`` the OCI labels plus the user's, ``latest``
+    whether a ``latest`` tag is among ``tags``, ``warnings`` why rules produced nothing.
+    """
 
     version: str
     tags: list[str]
@@ -809,7 +817,7 @@ def _zone(name: str) -> ZoneInfo:
 
 def _date_helper(moment: datetime) -> Callable[..., str]:
     def render(fmt: object = None, tz: object = None) -> str:
-        zone = _zone(tz) if isinstance(tz, str) else ZoneInfo("UTC")
+        zone = _zone(tz) if isinstance(tz, str) else timezone.utc  # needs no tz database
         return format_moment(moment.astimezone(zone), fmt if isinstance(fmt, str) else None)
 
     return render

@@ -201,7 +201,10 @@ def test_repository_without_commits(tmp_path: Path) -> None:
 
 def test_importing_does_not_import_gitpython() -> None:
     code = "import sys, pipeline.git, pipeline.tags; print('git' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "False"
 
 
