@@ -25,8 +25,6 @@ TO_HELP = "comma-separated target names or kinds to push to (default: every conf
 
 def _run(config_path: str, stages: tuple[str, ...], to: str = "", skip_smoke: bool = False):  # type: ignore[no-untyped-def]
     """Run some stages of the pipeline and end with the summary table and the report path."""
-    from invoke.exceptions import Exit
-
     from pipeline.ci import output_for
     from pipeline.config import load_config
     from pipeline.registry_server import state_dir
@@ -43,14 +41,11 @@ def _run(config_path: str, stages: tuple[str, ...], to: str = "", skip_smoke: bo
         )
         runner = Runner(config, options, os.environ, say, on_stage=output.stage)
         try:
-            report = runner.run()
+            runner.run()
         finally:
             output.end_stage()
-            report = runner.report
-            path = write_report(report, state_dir() / "reports")
-            output.summary(report, path)
-        if not report.ok:
-            raise Exit(code=1)
+            path = write_report(runner.report, state_dir() / "reports")
+            output.summary(runner.report, path)
 
 
 @task(help={"config": CONFIG_HELP})
@@ -168,6 +163,29 @@ def tags(c, config="pipeline.yaml", json=False, image=None, tag=None, flavor=Non
             say(f"warning: {warning}")
 
 
+@task(
+    help={
+        "bump": "patch, minor or major: the next version after the last vX.Y.Z tag",
+        "version": "an explicit version X.Y.Z (instead of --bump)",
+        "force": "release from a branch other than the default one",
+        "dry-run": "show what would be tagged and pushed, change nothing",
+        "remote": "the remote to push the tag to (default: origin)",
+    }
+)
+def release(c, bump=None, version=None, force=False, dry_run=False, remote="origin"):  # type: ignore[no-untyped-def]
+    """Tag vX.Y.Z on the default branch and push the tag (starts the release workflow)."""
+    from pipeline.release import cut_release, plan_release
+
+    with task_session():
+        plan = plan_release(".", bump=bump, version=version, force=force, remote=remote)
+        say(plan.describe())
+        if dry_run:
+            say("dry run: nothing created")
+            return
+        tag = cut_release(plan)
+        say(f"pushed {tag} to {remote}")
+
+
 @task(name="up")
 def registry_up(c):  # type: ignore[no-untyped-def]
     """Start the embedded registry (CNCF distribution, htpasswd auth) on 127.0.0.1."""
@@ -235,4 +253,4 @@ registry = Collection("registry")
 registry.add_task(registry_up)
 registry.add_task(registry_down)
 
-ns = Collection(lint, build, smoke, push, ci, tags, base_image, login, logout, registry)
+ns = Collection(lint, build, smoke, push, ci, tags, release, base_image, login, logout, registry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pipeline.config import PipelineConfig
+from pipeline.errors import ConfigError
 from pipeline.git import resolve_context
 from pipeline.tags import Metadata, RepoInfo, compute_metadata
 
@@ -43,7 +44,18 @@ def image_metadata(
         meta.flavor if flavor is None else flavor,
         repo,
         labels,
+        short_sha_length=_short_sha_length(environ),
     )
+
+
+def _short_sha_length(environ: Mapping[str, str]) -> int:
+    """metadata-action's ``DOCKER_METADATA_SHORT_SHA_LENGTH`` (default 7)."""
+    value = environ.get("DOCKER_METADATA_SHORT_SHA_LENGTH", "7")
+    if not value.isdigit() or not 1 <= int(value) <= 40:
+        raise ConfigError(
+            "DOCKER_METADATA_SHORT_SHA_LENGTH", None, f"{value!r} is not a number from 1 to 40"
+        )
+    return int(value)
 
 
 def image_names(config: PipelineConfig, environ: Mapping[str, str]) -> list[str]:

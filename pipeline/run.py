@@ -1,10 +1,12 @@
 """Chain the stages — lint → build → smoke → push — and stop at the first failure.
 
+Each stage is timed and becomes a ``StageResult``; a failing stage is recorded and its error
+raised, so the run stops there and the task shows one line for it. An interrupt (Ctrl-C,
+SIGTERM) is recorded the same way, after the stage's own cleanup ran.
+
 The runner owns the gates: push runs only after lint and smoke passed in the same run, on the
 very image that was built; ``skip_smoke`` is the one explicit way around the smoke gate and it
-is recorded in the report and in an image label. Each stage is timed and becomes a
-``StageResult``; stages after a failure are reported as skipped. An interrupt (Ctrl-C,
-SIGTERM) is recorded too, after the stage's own cleanup ran, and re-raised.
+is recorded in the report and in an image label.
 """
 
 from __future__ import annotations
@@ -86,11 +88,11 @@ class Runner:
         for stage in STAGES:
             if stage not in self.options.stages or (stage == "smoke" and self.options.skip_smoke):
                 continue
-            if not self._stage(stage, steps[stage]):
-                break
+            self._stage(stage, steps[stage])
         return self.report
 
-    def _stage(self, stage: str, step: Callable[[], str]) -> bool:
+    def _stage(self, stage: str, step: Callable[[], str]) -> None:
+        """Run one stage; a failure is recorded in the report, then raised to the task."""
         self.on_stage(stage)
         started = time.monotonic()
         try:
@@ -100,14 +102,12 @@ class Runner:
             reason = exc.reason if isinstance(exc, StageFailed) else exc.message
             self._record(stage, status, started, reason)
             self.report.error = str(exc)
-            if isinstance(exc, Interrupted):
-                raise
-            return False
+            raise
         except KeyboardInterrupt:
             self._record(stage, Status.INTERRUPTED, started, "interrupted by SIGINT")
+            self.report.error = "interrupted by SIGINT"
             raise
         self._record(stage, Status.PASSED, started, summary)
-        return True
 
     def _record(self, stage: str, status: Status, started: float, summary: str) -> None:
         seconds = time.monotonic() - started

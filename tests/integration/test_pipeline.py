@@ -15,6 +15,7 @@ from tests.conftest import run_invoke
 pytestmark = pytest.mark.integration
 
 CRASHING_SERVER = """\
+'use strict';
 console.log('starting up');
 console.error('fatal: cannot read configuration /etc/app.conf');
 process.exit(3);
