@@ -8,14 +8,13 @@ intermediate containers even when a step fails, so a failed build leaves nothing
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.base_image import BaseImage, resolve_base
 from pipeline.config import BuildConfig
-from pipeline.errors import StageFailed
+from pipeline.errors import ConfigError, StageFailed
 from pipeline.result import Log
 
 if TYPE_CHECKING:
@@ -34,18 +33,34 @@ class BuildResult:
     steps: int = 0
 
 
-def check_context(context: Path) -> None:
-    """Refuse symlinks that point outside the build context: they would leak host files."""
-    for directory, dirnames, filenames in os.walk(context):
-        for name in [*dirnames, *filenames]:
-            path = Path(directory) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(context.resolve()):
-                raise StageFailed(
-                    "build",
-                    f"{path.relative_to(context)} is a symlink pointing outside the build context",
-                    hint="copy the file into the context or list it in .dockerignore",
-                )
-        dirnames[:] = [d for d in dirnames if d not in ("node_modules", ".git")]
+def context_files(context: Path, dockerfile: Path) -> set[str]:
+    """The paths the engine will receive: the context minus .dockerignore, as docker-py sends it."""
+    from docker.utils.build import exclude_paths
+
+    ignore = context / ".dockerignore"
+    patterns: list[str] = []
+    if ignore.is_file():
+        lines = (line.strip() for line in ignore.read_text(errors="replace").splitlines())
+        patterns = [line for line in lines if line and not line.startswith("#")]
+    return set(exclude_paths(str(context), patterns, str(dockerfile.relative_to(context))))
+
+
+def check_context(context: Path, dockerfile: Path) -> None:
+    """Refuse a context whose files include a symlink leading outside it.
+
+    Such a link works on the author's machine and means something else (or nothing) inside
+    the image and on every other machine; it is almost always a mistake worth stopping for.
+    """
+    root = context.resolve()
+    for relative in sorted(context_files(context, dockerfile)):
+        path = context / relative
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise ConfigError(
+                str(context),
+                relative,
+                "is a symlink pointing outside the build context",
+                hint="copy the file into the context or list it in .dockerignore",
+            )
 
 
 def build_image(
@@ -56,7 +71,7 @@ def build_image(
     log: Log,
 ) -> BuildResult:
     """Build ``build.context`` and tag it with every reference in ``references``."""
-    check_context(build.context)
+    check_context(build.context, build.dockerfile)
     base = resolve_base(
         client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
     )
