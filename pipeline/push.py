@@ -37,6 +37,7 @@ _PERMANENT = re.compile(
     r"does not exist locally|name unknown",
     re.IGNORECASE,
 )
+_UNAUTHORIZED = re.compile(r"unauthori[sz]ed|authentication required", re.IGNORECASE)
 _TLS = re.compile(r"x509|certificate|server gave HTTP response to HTTPS client", re.IGNORECASE)
 
 
@@ -214,7 +215,9 @@ class _TargetPush:
         return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.policy.attempts),
             wait=tenacity.wait_exponential_jitter(
-                initial=self.policy.initial, max=self.policy.max_wait
+                multiplier=self.policy.initial,
+                jitter=self.policy.initial,
+                max=self.policy.max_wait,
             ),
             retry=tenacity.retry_if_exception(
                 lambda exc: isinstance(exc, RegistryError) and exc.transient
@@ -245,6 +248,23 @@ class _TargetPush:
                 text = text.replace(secret, "***")
         return text
 
+    def _recheck_unauthorized(
+        self, error: RegistryError, credentials: Credentials | None
+    ) -> RegistryError:
+        """Docker says "unauthorized" both for a wrong password and for a registry whose
+        ``/v2/`` ping failed (docker then goes on without credentials): ask the registry."""
+        if error.transient or credentials is None or not _UNAUTHORIZED.search(error.message):
+            return error
+        registry = RegistryClient(self.target.name, self.target.endpoint, credentials)
+        if registry.credentials_accepted(self.target.path):
+            return RegistryError(
+                self.target.name,
+                f"{error.message.split(': ', 1)[-1]} although the registry accepts the "
+                "credentials (a failed ping or a transient registry fault)",
+                transient=True,
+            )
+        return error
+
     def _push_once(self, image_id: str, tags: list[str], credentials: Credentials | None) -> str:
         from docker.errors import APIError
         from requests.exceptions import RequestException
@@ -262,6 +282,8 @@ class _TargetPush:
                 pushed = read_push_stream(target.name, stream, self.log)
             except APIError as exc:
                 raise classify_error(target.name, str(exc.explanation or exc)) from None
+            except RegistryError as exc:
+                raise self._recheck_unauthorized(exc, credentials) from None
             except RequestException as exc:
                 raise RegistryError(
                     target.name, f"engine connection lost: {type(exc).__name__}", transient=True

@@ -44,7 +44,8 @@ class RegistryClient:
         self.credentials = credentials
         self.session = requests.Session()
         ca = DOCKER_CERTS / endpoint / "ca.crt"
-        self.session.verify = str(ca) if ca.is_file() else True
+        # Passed per request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        self.verify: str | bool = str(ca) if ca.is_file() else True
         self._base: str | None = None
         self._token: str | None = None
 
@@ -56,12 +57,33 @@ class RegistryClient:
         self._raise_for_status(response, f"manifest {path}:{reference}")
         return response.headers.get("Docker-Content-Digest")
 
+    def credentials_accepted(self, path: str) -> bool:
+        """Whether the registry accepts the credentials (``GET /v2/``, answering its challenge).
+
+        Why: when a registry's ``/v2/`` ping fails (a 503, say), docker carries on without
+        credentials and reports the registry's later 401 as "unauthorized" — a transient
+        failure dressed as a permanent one. Asking the registry directly tells the two apart;
+        a 5xx or dropped connection here raises a transient ``RegistryError``.
+        """
+        try:
+            response = self._request("GET", "/v2/", scope_path=path)
+            if response.status_code in (401, 403):
+                return False
+            self._raise_for_status(response, "/v2/")
+        except RegistryError as exc:
+            if exc.transient:
+                raise
+            return False
+        return True
+
     def post_form(self, url_path: str, form: dict[str, str], what: str) -> dict[str, object]:
         """POST a form to the registry host (e.g. ACR's ``/oauth2/exchange``); the JSON reply."""
         import requests
 
         try:
-            response = self.session.post(self._base_url() + url_path, data=form, timeout=30)
+            response = self.session.post(
+                self._base_url() + url_path, data=form, timeout=30, verify=self.verify
+            )
         except requests.RequestException as exc:
             raise RegistryError(
                 self.name, f"cannot reach {self.endpoint}: {type(exc).__name__}", transient=True
@@ -81,7 +103,7 @@ class RegistryClient:
         if self._base:
             return self._base
         try:
-            self.session.get(f"https://{self.endpoint}/v2/", timeout=10)
+            self.session.get(f"https://{self.endpoint}/v2/", timeout=10, verify=self.verify)
             self._base = f"https://{self.endpoint}"
         except requests.exceptions.SSLError:
             if not _is_loopback(self.endpoint):
@@ -113,13 +135,15 @@ class RegistryClient:
         headers = {"Accept": MANIFEST_TYPES}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        return self.session.request(method, url, headers=headers, timeout=30)
+        return self.session.request(method, url, headers=headers, timeout=30, verify=self.verify)
 
     def _fetch_token(self, challenge: str, scope_path: str) -> str | None:
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
         query = {"service": params.get("service", ""), "scope": f"repository:{scope_path}:pull"}
         auth = (self.credentials.username, self.credentials.password) if self.credentials else None
-        response = self.session.get(params["realm"], params=query, auth=auth, timeout=30)
+        response = self.session.get(
+            params["realm"], params=query, auth=auth, timeout=30, verify=self.verify
+        )
         self._raise_for_status(response, "token")
         body = response.json()
         token = body.get("token") or body.get("access_token")
