@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.ci import mask_credentials
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.registries import Credentials, Target, prepare_target, target_credentials
 from pipeline.registry_api import RegistryClient
@@ -235,7 +236,8 @@ class _TargetPush:
         if not self.fetched or (self.credentials is not None and self.credentials.expired()):
             if self.fetched:
                 self.log(f"[{self.target.name}] credentials expired; fetching new ones")
-            self.credentials = target_credentials(self.target, self.environ)
+            # Masked (GitHub: ::add-mask::) before any line of this push could print it.
+            self.credentials = mask_credentials(target_credentials(self.target, self.environ))
             self.fetched = True
             if self.credentials is not None:
                 self.secrets.append(self.credentials.password)
