@@ -39,7 +39,14 @@ def _run(config_path: str, stages: tuple[str, ...], to: str = "", skip_smoke: bo
             targets=tuple(t.strip() for t in to.split(",") if t.strip()),
             skip_smoke=skip_smoke,
         )
-        runner = Runner(config, options, os.environ, say, on_stage=output.stage)
+        runner = Runner(
+            config,
+            options,
+            os.environ,
+            output.say,  # whole lines, known secrets redacted
+            on_stage=output.stage,
+            on_findings=output.findings,
+        )
         try:
             runner.run()
         finally:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import PipelineConfig
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import docker
 
     from pipeline.build import BuildResult
+    from pipeline.lint import Finding
     from pipeline.registries import Target
 
 STAGES = ("lint", "build", "smoke", "push")
@@ -53,12 +55,15 @@ class Runner:
         environ: Mapping[str, str],
         log: Log,
         on_stage: Callable[[str], None] | None = None,
+        on_findings: Callable[[list[Finding], Path, str], None] | None = None,
     ) -> None:
         self.config = config
         self.options = options
         self.environ = environ
         self.log = log
         self.on_stage = on_stage or (lambda stage: None)
+        # Lint findings as data (file, line, ...), e.g. for GitHub annotations (pipeline.ci).
+        self.on_findings = on_findings or (lambda findings, root, threshold: None)
         self.report = RunReport(
             run_id=new_run_id(),
             config=str(config.path),
@@ -119,6 +124,7 @@ class Runner:
         from pipeline.lint import run_lint
 
         result = run_lint(self.config, self.log)
+        self.on_findings(result.findings, self.config.root, self.config.lint.failure_threshold)
         failing = result.failing(self.config.lint.failure_threshold)
         if failing:
             raise StageFailed(
