@@ -21,9 +21,18 @@ from pipeline.cli import say, task_session
 
 CONFIG_HELP = "pipeline.yaml to use (default: ./pipeline.yaml); paths in it are relative to it"
 TO_HELP = "comma-separated target names or kinds to push to (default: every configured target)"
+SARIF_HELP = "also write the lint findings as SARIF 2.1.0 to PATH (for GitHub code scanning)"
+JUNIT_HELP = "write the smoke check results as JUnit XML to PATH (default: .hoist/reports/)"
 
 
-def _run(config_path: str, stages: tuple[str, ...], to: str = "", skip_smoke: bool = False):  # type: ignore[no-untyped-def]
+def _run(  # type: ignore[no-untyped-def]
+    config_path: str,
+    stages: tuple[str, ...],
+    to: str = "",
+    skip_smoke: bool = False,
+    sarif: str = "",
+    junit: str = "",
+):
     """Run some stages of the pipeline and end with the summary table and the report path."""
     from pipeline.ci import output_for
     from pipeline.config import load_config
@@ -38,6 +47,8 @@ def _run(config_path: str, stages: tuple[str, ...], to: str = "", skip_smoke: bo
             stages=stages,
             targets=tuple(t.strip() for t in to.split(",") if t.strip()),
             skip_smoke=skip_smoke,
+            sarif=sarif or None,
+            junit=junit or None,
         )
         runner = Runner(
             config,
@@ -55,10 +66,11 @@ def _run(config_path: str, stages: tuple[str, ...], to: str = "", skip_smoke: bo
             output.summary(runner.report, path)
 
 
-@task(help={"config": CONFIG_HELP})
-def lint(c, config="pipeline.yaml"):  # type: ignore[no-untyped-def]
-    """Lint the Dockerfile (hadolint), the app (eslint) and Python (ruff); one findings list."""
-    _run(config, ("lint",))
+@task(help={"config": CONFIG_HELP, "sarif": SARIF_HELP})
+def lint(c, config="pipeline.yaml", sarif=""):  # type: ignore[no-untyped-def]
+    """Lint the Dockerfile (hadolint), the app (eslint), Python (ruff) and GitHub workflows
+    (zizmor, workflow schema); one findings list, optionally as SARIF."""
+    _run(config, ("lint",), sarif=sarif)
 
 
 @task(help={"config": CONFIG_HELP})
@@ -67,10 +79,11 @@ def build(c, config="pipeline.yaml"):  # type: ignore[no-untyped-def]
     _run(config, ("build",))
 
 
-@task(help={"config": CONFIG_HELP})
-def smoke(c, config="pipeline.yaml"):  # type: ignore[no-untyped-def]
-    """Build, then run the image on 127.0.0.1 and check it serves; the container is removed."""
-    _run(config, ("build", "smoke"))
+@task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP})
+def smoke(c, config="pipeline.yaml", junit=""):  # type: ignore[no-untyped-def]
+    """Build, then check the image: policy, structure tests, and the running service on
+    127.0.0.1 (readiness, HTTP checks, graceful stop); containers are removed."""
+    _run(config, ("build", "smoke"), junit=junit)
 
 
 @task(
@@ -90,11 +103,14 @@ def push(c, config="pipeline.yaml", to="", skip_smoke=False):  # type: ignore[no
         "config": CONFIG_HELP,
         "to": TO_HELP,
         "skip-smoke": "push without the smoke gate (recorded in the summary and an image label)",
+        "sarif": SARIF_HELP,
+        "junit": JUNIT_HELP,
     }
 )
-def ci(c, config="pipeline.yaml", to="", skip_smoke=False):  # type: ignore[no-untyped-def]
+def ci(c, config="pipeline.yaml", to="", skip_smoke=False, sarif="", junit=""):  # type: ignore[no-untyped-def]
     """The whole pipeline: lint -> build -> smoke -> push, stopping at the first failure."""
-    _run(config, ("lint", "build", "smoke", "push"), to=to, skip_smoke=skip_smoke)
+    stages = ("lint", "build", "smoke", "push")
+    _run(config, stages, to=to, skip_smoke=skip_smoke, sarif=sarif, junit=junit)
 
 
 @task(

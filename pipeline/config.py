@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.checks import HttpCheck
 from pipeline.errors import ConfigError
+from pipeline.policy import PolicyConfig
+from pipeline.structure import StructureSuite
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_ALIASES = 64  # a real pipeline.yaml reuses a few anchors; thousands is an alias bomb
@@ -60,6 +63,7 @@ class LintConfig:
     eslint: bool = True
     ruff: list[str] = field(default_factory=list)
     failure_threshold: str = "warning"
+    workflows: bool = True  # zizmor + schema check of .github/workflows/*.yml when present
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class SmokeConfig:
     expect_body: str | None = None
     timeout: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
+    checks: list[HttpCheck] = field(default_factory=list)  # requests beyond `path`
+    structure: StructureSuite | None = None  # container-structure-test schema 2.0.0
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    stop_timeout: float = 10.0  # graceful-stop check; 0 turns it off
 
 
 @dataclass(frozen=True)
@@ -266,8 +274,12 @@ def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
         image=image,
         build=build,
         metadata=_metadata(top.section("metadata", tuple(MetadataConfig.__dataclass_fields__))),
-        lint=_lint(top.section("lint", ("hadolint", "eslint", "ruff", "failure_threshold"))),
-        smoke=(smoke := _smoke(top.section("smoke", tuple(SmokeConfig.__dataclass_fields__)))),
+        lint=_lint(top.section("lint", tuple(LintConfig.__dataclass_fields__))),
+        smoke=(
+            smoke := _smoke(
+                top.section("smoke", tuple(SmokeConfig.__dataclass_fields__)), config_path.parent
+            )
+        ),
         registries=(registries := _registries(top, image)),
         deploy=_deploy(top, config_path.parent, image, smoke, registries),
     )
@@ -324,6 +336,11 @@ def _resolve_build_paths(build: BuildConfig, root: Path, top: _Fields) -> BuildC
             f"{build.dockerfile} not found in {build.context}",
             hint="create it or set build.dockerfile",
         )
+    try:
+        dockerfile.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"{build.dockerfile} is not UTF-8 text (byte {exc.start})"
+        raise top.error("build.dockerfile", problem) from None
     return BuildConfig(context, dockerfile, build.args, build.target, build.base_arg)
 
 
@@ -355,12 +372,17 @@ def _lint(section: _Fields) -> LintConfig:
     return LintConfig(
         hadolint=section.boolean("hadolint", True),
         eslint=section.boolean("eslint", True),
+        workflows=section.boolean("workflows", True),
         ruff=section.str_list("ruff"),
         failure_threshold=threshold,
     )
 
 
-def _smoke(section: _Fields) -> SmokeConfig:
+def _smoke(section: _Fields, root: Path) -> SmokeConfig:
+    from pipeline.checks import parse_checks
+    from pipeline.policy import parse_policy
+    from pipeline.structure import parse_structure
+
     path = section.text("path", "/healthz")
     assert path is not None
     if not path.startswith("/"):
@@ -378,6 +400,10 @@ def _smoke(section: _Fields) -> SmokeConfig:
         expect_body=expect_body,
         timeout=section.number("timeout", 30.0, low=1, high=3600),
         env=section.str_map("env"),
+        checks=parse_checks(section),
+        structure=parse_structure(section, root),
+        policy=parse_policy(section),
+        stop_timeout=section.number("stop_timeout", 10.0, low=0, high=300),
     )
 
 

@@ -1,17 +1,22 @@
 """Run the linters a service repository needs and merge their output into one findings list.
 
-hadolint (Dockerfile), eslint (the app's JavaScript, when the app configures it) and ruff
-(Python paths named in pipeline.yaml) each report in their own JSON; here they become the same
-``Finding`` (file, line, rule, level, message) so the report, the GitHub annotations and SARIF
-are produced once. A stage fails when a finding reaches ``lint.failure_threshold``.
+hadolint (Dockerfile, with the app's ``.hadolint.yaml``), eslint (the app's JavaScript, when the
+app configures it), ruff (Python paths named in pipeline.yaml) and the workflow checks (zizmor's
+security audits and the GitHub workflow JSON schema, when ``.github/workflows`` exists) each
+report in their own JSON; here they become the same ``Finding`` (file, line, rule, level,
+message) so the log, the GitHub annotations and the SARIF file are produced once, from one list.
+A stage fails when a finding reaches ``lint.failure_threshold``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +74,10 @@ def run_lint(config: PipelineConfig, log: Log) -> LintResult:
     if config.lint.ruff:
         tools.append("ruff")
         findings += ruff([root / p for p in config.lint.ruff], root)
+    workflow_files = workflows_of(root) if config.lint.workflows else []
+    if workflow_files:
+        tools += ["zizmor", "check-jsonschema"]
+        findings += zizmor(workflow_files, root) + workflow_schema(workflow_files, root)
     for note in skipped:
         log(f"skipped {note}")
     for finding in findings:
@@ -155,3 +164,125 @@ def ruff(paths: list[Path], root: Path) -> list[Finding]:
         )
         for item in raw
     ]
+
+
+# --- GitHub workflows --------------------------------------------------------------------------
+
+ZIZMOR_LEVELS = {"high": "error", "medium": "warning", "low": "info"}
+
+
+def workflows_of(root: Path) -> list[Path]:
+    folder = root / ".github" / "workflows"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+
+
+def zizmor(files: list[Path], root: Path) -> list[Finding]:
+    """zizmor's audits (template injection, unpinned actions, credentials...) — offline, so it
+    never needs a GitHub token; its severity becomes the level."""
+    raw = _run_json([_tool("zizmor"), "--offline", "--format", "json-v1", *map(str, files)], root)
+    assert isinstance(raw, list)
+    findings = []
+    for item in raw:
+        locations = item.get("locations") or [{}]
+        primary = next(
+            (loc for loc in locations if loc.get("symbolic", {}).get("kind") == "Primary"),
+            locations[0],
+        )
+        key = primary.get("symbolic", {}).get("key", {}).get("Local", {})
+        row = primary.get("concrete", {}).get("location", {}).get("start_point", {}).get("row", 0)
+        severity = str(item.get("determinations", {}).get("severity", "")).lower()
+        annotation = primary.get("symbolic", {}).get("annotation")
+        message = str(item.get("desc", ""))
+        findings.append(
+            Finding(
+                "zizmor",
+                _relative(root / key.get("given_path", key.get("verbatim_path", "")), root),
+                int(row) + 1,  # zizmor counts rows from 0
+                str(item.get("ident", "zizmor")),
+                ZIZMOR_LEVELS.get(severity, "style"),
+                f"{message}: {annotation}" if annotation else message,
+            )
+        )
+    return findings
+
+
+def workflow_schema(files: list[Path], root: Path) -> list[Finding]:
+    """GitHub's workflow schema (bundled with check-jsonschema): a typo like ``stepz`` or a
+    missing ``runs-on`` fails here instead of in Actions after the push."""
+    command = [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    raw = _run_json([*command, "--output-format", "json", *map(str, files)], root)
+    assert isinstance(raw, dict)
+    findings = []
+    for error in raw.get("errors", []):
+        best = error.get("best_deep_match") or error.get("best_match") or error
+        path = Path(error.get("filename", ""))
+        findings.append(
+            Finding(
+                "check-jsonschema",
+                _relative(path if path.is_absolute() else root / path, root),
+                yaml_line(path if path.is_absolute() else root / path, best.get("path", "$")),
+                "github-workflow-schema",
+                "error",
+                f"{best.get('path', '$')}: {best.get('message', error.get('message', ''))}",
+            )
+        )
+    for error in raw.get("parse_errors", []):
+        findings.append(
+            Finding(
+                "check-jsonschema",
+                _relative(root / str(error.get("filename", "")), root),
+                1,
+                "parse",
+                "error",
+                str(error.get("message", "cannot parse")),
+            )
+        )
+    return findings
+
+
+def yaml_line(file: Path, json_path: str) -> int:
+    """The 1-based line of a ``$.jobs.build.steps[0]`` path in a YAML file (1 if not found)."""
+    import yaml
+
+    try:
+        node = yaml.compose(file.read_text())
+    except (OSError, yaml.YAMLError):
+        return 1
+    for part in re.findall(r"\.([^.\[\]]+)|\[(\d+)\]|\[[\"']([^\"']+)[\"']\]", json_path):
+        key, index, quoted = part
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if k.value == (key or quoted)]
+            if not match:
+                break
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+        else:
+            break
+    return int(node.start_mark.line) + 1 if node is not None else 1
+
+
+# --- where findings go -------------------------------------------------------------------------
+
+
+def publish(
+    result: LintResult,
+    root: Path,
+    environ: Mapping[str, str],
+    sarif: str | os.PathLike[str] | None,
+    log: Log,
+) -> None:
+    """Write the SARIF file when asked. (GitHub annotations come from ``pipeline.ci``, which
+    the runner hands the findings to.) In Actions, paths are made relative to the workspace
+    — what code scanning matches against the repository — even when pipeline.yaml sits in a
+    subdirectory."""
+    if not sarif:
+        return
+    from pipeline.sarif import write_sarif
+
+    workspace = environ.get("GITHUB_WORKSPACE")
+    base = Path(workspace) if workspace and root.is_relative_to(workspace) else root
+    path = write_sarif(Path(sarif), result.findings, result.tools, root, base)
+    log(f"sarif: {path}")

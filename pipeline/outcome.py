@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pipeline.errors import Interrupted
+
 MAX_SHOWN = 2000  # characters of "expected"/"got" kept in a result: enough to see, not a log dump
 
 
@@ -63,7 +65,7 @@ class CheckResult:
     def line(self) -> str:
         """The line printed for every check: verdict, kind, name, time, and why if not passed."""
         text = f"{self.verdict.value.upper():4}  {self.title}  ({self.seconds:.2f} s)"
-        return f"{text}  {self.message}" if self.message and not self.passed else text
+        return f"{text}  {self.message}" if self.message else text
 
     @property
     def passed(self) -> bool:
@@ -103,4 +105,8 @@ def run_check(kind: str, name: str, check: Callable[[], str | None]) -> CheckRes
         message = exc.message
         expected = None if exc.expected is None else clip(exc.expected)
         got = None if exc.got is None else clip(exc.got)
+    except Interrupted:
+        raise
+    except Exception as exc:  # one broken check (an engine error, a bug) must not hide the rest
+        verdict, message = Verdict.FAILED, f"error: {type(exc).__name__}: {exc}"
     return CheckResult(kind, name, verdict, time.monotonic() - started, message, expected, got)

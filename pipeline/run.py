@@ -39,6 +39,8 @@ class RunOptions:
     stages: tuple[str, ...] = STAGES
     targets: tuple[str, ...] = ()
     skip_smoke: bool = False
+    sarif: str | None = None  # write lint findings as SARIF 2.1.0 here
+    junit: str | None = None  # write smoke results as JUnit XML here (default: state dir)
 
 
 def new_run_id() -> str:
@@ -121,9 +123,10 @@ class Runner:
     # --- stages ------------------------------------------------------------------------------
 
     def _lint(self) -> str:
-        from pipeline.lint import run_lint
+        from pipeline.lint import publish, run_lint
 
         result = run_lint(self.config, self.log)
+        publish(result, self.config.root, self.environ, self.options.sarif, self.log)
         self.on_findings(result.findings, self.config.root, self.config.lint.failure_threshold)
         failing = result.failing(self.config.lint.failure_threshold)
         if failing:
@@ -170,8 +173,14 @@ class Runner:
         from pipeline.smoke import smoke_test
 
         assert self._built is not None, "smoke runs after build"
+        junit = Path(self.options.junit) if self.options.junit else None
         result = smoke_test(
-            self.client, self._built.image_id, self.config.smoke, self.report.run_id, self.log
+            self.client,
+            self._built.image_id,
+            self.config.smoke,
+            self.report.run_id,
+            self.log,
+            junit=junit,
         )
         return f"ready in {result.seconds_to_ready:.2f} s; " + "; ".join(result.checks)
 

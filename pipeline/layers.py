@@ -1,0 +1,208 @@
+"""Find secret-looking files in every layer of an image, including files deleted later.
+
+``RUN rm .env`` does not remove ``.env`` from an image: the file stays in the layer that added
+it and anyone who pulls the image can read it; the later layer only hides it. So the scan reads
+the image as ``docker save`` exports it — each layer's own tar — rather than the final
+filesystem, and reports which layer added the file and whether a later one hid it.
+
+A layer is recognised by name rules (``.env``, ``id_rsa``...) and, where a name alone would
+flag harmless files, by content: CA bundles are ``*.pem`` too, so a ``.pem``/``.key`` counts
+only when it holds a private key, and ``.npmrc`` only with an auth token. The Dockerfile step
+of a layer is named by its instruction only (``RUN``), never its text: the text may hold the
+very secret.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import json
+import posixpath
+import re
+import tarfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import docker
+
+CONTENT_LIMIT = 1024 * 1024
+_DOTENV_HARMLESS = (".example", ".sample", ".template", ".dist", ".defaults")
+_SSH_KEYS = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
+_PRIVATE_KEY_RE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+_NPM_TOKEN_RE = re.compile(rb"_authToken\s*=\s*\S|_auth\s*=\s*\S|_password\s*=\s*\S")
+_DOCKER_AUTH_RE = re.compile(rb'"auths?"\s*:\s*\{[^}]*"auth"\s*:\s*"[^"]')
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    path: str  # absolute path in the image
+    reason: str
+    layer: int  # 1-based, in image order
+    layers: int
+    step: str  # the instruction that made the layer (RUN, COPY, ADD...) or "" if unknown
+    hidden_by: int | None = None  # the later layer that deleted it, if any
+
+    def __str__(self) -> str:
+        made = f" ({self.step})" if self.step else ""
+        text = f"{self.path}: {self.reason} in layer {self.layer}/{self.layers}{made}"
+        if self.hidden_by:
+            text += f", deleted in layer {self.hidden_by} but still in the image"
+        return text
+
+
+def secret_reason(path: str, read: Callable[[], bytes]) -> str | None:
+    """Why ``path`` looks like a secret, or None; ``read()`` gives the start of its content."""
+    name = posixpath.basename(path)
+    if name == ".env" or (name.startswith(".env.") and not name.endswith(_DOTENV_HARMLESS)):
+        return "dotenv file"
+    if name in _SSH_KEYS:
+        return "SSH private key"
+    if name == ".git-credentials":
+        return "git credentials"
+    if name.endswith((".pem", ".key")) and _PRIVATE_KEY_RE.search(read()):
+        return "private key"
+    if name == ".npmrc" and _NPM_TOKEN_RE.search(read()):
+        return ".npmrc with an auth token"
+    if path.endswith("/.docker/config.json") and _DOCKER_AUTH_RE.search(read()):
+        return "docker credentials"
+    return None
+
+
+@dataclass
+class _Layer:
+    found: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    deleted: set[str] = field(default_factory=set)  # whiteouts: paths hidden from below
+    opaque: set[str] = field(default_factory=set)  # directories whose lower content is hidden
+
+
+def scan_image(
+    client: docker.DockerClient, image_id: str, allow: Iterable[str] = ()
+) -> list[SecretFile]:
+    """Stream ``docker save`` of the image and scan each layer tar as it passes by."""
+    layers: dict[str, _Layer] = {}
+    documents: dict[str, bytes] = {}
+    stream = _ChunkReader(client.api.get_image(image_id, chunk_size=1024 * 1024))
+    with tarfile.open(fileobj=stream, mode="r|") as saved:
+        for member in saved:
+            if not member.isfile():
+                continue
+            handle = saved.extractfile(member)
+            assert handle is not None
+            if member.name.endswith(".json") or member.name == "index.json":
+                documents[member.name] = handle.read(16 * 1024 * 1024)
+            elif member.name.endswith("/layer.tar") or member.name.startswith("blobs/"):
+                scanned = _scan_layer(handle)
+                if scanned is not None:
+                    layers[member.name] = scanned
+    order, steps = _layer_order(documents, list(layers))
+    allowed = list(allow)
+    found: list[SecretFile] = []
+    for index, name in enumerate(order, start=1):
+        for path, reason in layers[name].found:
+            if any(fnmatch.fnmatch(path, pattern) for pattern in allowed):
+                continue
+            hidden = next(
+                (later for later in range(index + 1, len(order) + 1)
+                 if _hides(layers[order[later - 1]], path)),
+                None,
+            )  # fmt: skip
+            step = steps[index - 1] if index - 1 < len(steps) else ""
+            found.append(SecretFile(path, reason, index, len(order), step, hidden))
+    return found
+
+
+def _scan_layer(handle: IO[bytes]) -> _Layer | None:
+    layer = _Layer()
+    try:
+        archive = tarfile.open(fileobj=handle, mode="r|*")  # noqa: SIM115 - closed below
+    except tarfile.TarError:
+        return None  # an OCI blob that is a config or manifest, not a layer
+    with archive:
+        for member in archive:
+            path = "/" + member.name.lstrip("./").rstrip("/")
+            directory, name = posixpath.split(path)
+            if name == ".wh..wh..opq":
+                layer.opaque.add(directory)
+            elif name.startswith(".wh."):
+                layer.deleted.add(posixpath.join(directory, name[4:]))
+            elif member.isfile():
+                content = _Lazy(archive, member)
+                reason = secret_reason(path, content.read)
+                if reason:
+                    layer.found.append((path, reason))
+    return layer
+
+
+class _Lazy:
+    """Read a member's content only if a rule needs it, and only once."""
+
+    def __init__(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self.archive, self.member = archive, member
+        self.data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is None:
+            handle = self.archive.extractfile(self.member)
+            self.data = handle.read(CONTENT_LIMIT) if handle else b""
+        return self.data
+
+
+def _hides(layer: _Layer, path: str) -> bool:
+    parents = [path, *_parents(path)]
+    return any(p in layer.deleted for p in parents) or any(p in layer.opaque for p in
+                                                            _parents(path))  # fmt: skip
+
+
+def _parents(path: str) -> Iterator[str]:
+    while path not in ("/", ""):
+        path = posixpath.dirname(path)
+        yield path
+
+
+def _layer_order(documents: dict[str, bytes], names: list[str]) -> tuple[list[str], list[str]]:
+    """Layer member names in image order, and the instruction that created each layer."""
+    try:
+        manifest = json.loads(documents.get("manifest.json", b"[]"))[0]
+        order = [name for name in manifest["Layers"] if name in names]
+        config = json.loads(documents.get(manifest["Config"], b"{}"))
+    except (ValueError, LookupError, TypeError):
+        return names, []
+    steps = [
+        _instruction(entry.get("created_by", ""))
+        for entry in config.get("history", [])
+        if not entry.get("empty_layer")
+    ]
+    return order or names, steps if len(steps) == len(order) else []
+
+
+def _instruction(created_by: str) -> str:
+    text = created_by.strip()
+    if "#(nop)" in text:
+        text = text.split("#(nop)", 1)[1].strip()
+        return text.split(None, 1)[0] if text else ""
+    return "RUN" if text.startswith("/bin/sh -c") or text.startswith("RUN") else ""
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file object over docker-py's chunk generator, for ``tarfile``'s stream mode."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._chunk = memoryview(b"")
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        while self._offset >= len(self._chunk):
+            try:
+                self._chunk, self._offset = memoryview(next(self._chunks)), 0
+            except StopIteration:
+                return 0
+        size = min(len(target), len(self._chunk) - self._offset)
+        target[:size] = self._chunk[self._offset : self._offset + size]
+        self._offset += size
+        return size
