@@ -28,7 +28,8 @@ setup: $(VENV)/.installed engine host-tools node-app/node_modules/.installed bas
 $(VENV)/.installed: pyproject.toml
 	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || \
 	  { echo "hoist: installing python3-venv"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
-	python3 -m venv $(VENV)
+	@# an existing venv (also one .venv links to) is updated in place, not re-created
+	test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev,aws,gcp,azure]'
 	@touch $@
 
