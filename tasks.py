@@ -5,6 +5,7 @@
     invoke base-image         offline stand-in for the Dockerfile's base image
     invoke registry.up | registry.down
     invoke login | logout     store / remove registry credentials as docker login does
+    invoke deploy | rollback | status --host ssh://user@server   run the pushed digest there
     invoke --help TASK        what a task does and its flags
 
 Every task takes ``--config PATH`` (default ./pipeline.yaml), so any app directory with a
@@ -272,8 +273,60 @@ def logout(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
             say(f"{r.target}: {r.server}: {removed}")
 
 
+DEPLOY_HELP = {
+    "config": CONFIG_HELP,
+    "host": "the server's engine: ssh://user@server, tcp://server:2376 (TLS from "
+    "DOCKER_CERT_PATH) or unix:///path (default: deploy.ENV.host in pipeline.yaml)",
+    "env": "environment under deploy: in pipeline.yaml (default: the only one)",
+}
+
+
+@task(
+    help={**DEPLOY_HELP, "digest": "sha256:... to deploy (default: what the last run pushed)"},
+    auto_shortflags=False,
+)
+def deploy(c, host="", env="", digest="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+    """Run the pushed digest on a server: prove it on a temporary port, switch, keep the old one."""
+    from pipeline.deploy import render_deploy, run_deploy
+
+    with task_session():
+        result = run_deploy(
+            config, host=host or None, env_name=env or None, digest=digest or None,
+            environ=os.environ, log=say,
+        )  # fmt: skip
+        say(render_deploy(result))
+
+
+@task(help=DEPLOY_HELP, auto_shortflags=False)
+def rollback(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+    """Swap the server back to NAME-previous, checked (a second rollback goes forward again)."""
+    from pipeline.deploy import run_rollback
+
+    with task_session():
+        run_rollback(config, host=host or None, env_name=env or None, environ=os.environ, log=say)
+
+
+@task(help=DEPLOY_HELP, auto_shortflags=False)
+def status(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+    """What runs on the server: digest, revision, since when, health (exit 1 if not healthy)."""
+    from invoke.exceptions import Exit
+
+    from pipeline.deploy import run_status
+
+    with task_session():
+        text, healthy = run_status(
+            config, host=host or None, env_name=env or None, environ=os.environ
+        )
+        say(text)
+    if not healthy:
+        raise Exit(code=1)
+
+
 registry = Collection("registry")
 registry.add_task(registry_up)
 registry.add_task(registry_down)
 
 ns = Collection(lint, build, smoke, push, ci, tags, release, base_image, login, logout, registry)
+ns.add_task(deploy)
+ns.add_task(rollback)
+ns.add_task(status)
