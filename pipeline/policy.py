@@ -101,7 +101,8 @@ def size_limit(attrs: dict[str, Any], limit: int) -> str:
 def healthcheck(attrs: dict[str, Any], mode: str) -> str:
     test = ((attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
     if test and test[0] != "NONE":
-        return "HEALTHCHECK declared"
+        command = " ".join(test[1:])
+        return command if len(command) <= 60 else command[:57] + "..."
     error = CheckFailed if mode == "require" else CheckWarning
     raise error("image declares no HEALTHCHECK", "a HEALTHCHECK instruction", "none")
 
