@@ -243,25 +243,29 @@ def workflow_schema(files: list[Path], root: Path) -> list[Finding]:
 
 
 def yaml_line(file: Path, json_path: str) -> int:
-    """The 1-based line of a ``$.jobs.build.steps[0]`` path in a YAML file (1 if not found)."""
+    """The 1-based line of a ``$.jobs.build.steps[0]`` path in a YAML file: the line of the
+    last key or list item found (1 if the file cannot be read)."""
     import yaml
 
     try:
         node = yaml.compose(file.read_text())
     except (OSError, yaml.YAMLError):
         return 1
-    for part in re.findall(r"\.([^.\[\]]+)|\[(\d+)\]|\[[\"']([^\"']+)[\"']\]", json_path):
-        key, index, quoted = part
+    line = 0
+    for key, index, quoted in re.findall(
+        r"\.([^.\[\]]+)|\[(\d+)\]|\[[\"']([^\"']+)[\"']\]", json_path
+    ):
         if isinstance(node, yaml.MappingNode):
-            match = [v for k, v in node.value if k.value == (key or quoted)]
+            match = [(k, v) for k, v in node.value if k.value == (key or quoted)]
             if not match:
                 break
-            node = match[0]
+            line, node = match[0][0].start_mark.line, match[0][1]
         elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
             node = node.value[int(index)]
+            line = node.start_mark.line
         else:
             break
-    return int(node.start_mark.line) + 1 if node is not None else 1
+    return line + 1
 
 
 # --- where findings go -------------------------------------------------------------------------
