@@ -31,7 +31,9 @@ CONTENT_LIMIT = 1024 * 1024
 _DOTENV_HARMLESS = (".example", ".sample", ".template", ".dist", ".defaults")
 _SSH_KEYS = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 _PRIVATE_KEY_RE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
-_NPM_TOKEN_RE = re.compile(rb"_authToken\s*=\s*\S|_auth\s*=\s*\S|_password\s*=\s*\S")
+# A literal token; `_authToken=${NPM_TOKEN}` reads the environment at install time and is fine.
+_NPM_TOKEN_RE = re.compile(rb"(_authToken|_auth|_password)\s*=\s*(?!\$\{)\S")
+_INSTRUCTIONS = ("RUN", "COPY", "ADD", "ENV", "WORKDIR", "USER")
 _DOCKER_AUTH_RE = re.compile(rb'"auths?"\s*:\s*\{[^}]*"auth"\s*:\s*"[^"]')
 
 
@@ -178,11 +180,14 @@ def _layer_order(documents: dict[str, bytes], names: list[str]) -> tuple[list[st
 
 
 def _instruction(created_by: str) -> str:
+    """``RUN``/``COPY``/``ADD``... from a history entry (classic builder or BuildKit)."""
     text = created_by.strip()
-    if "#(nop)" in text:
+    if "#(nop)" in text:  # classic builder, non-RUN: "/bin/sh -c #(nop) COPY dir:... in /app"
         text = text.split("#(nop)", 1)[1].strip()
-        return text.split(None, 1)[0] if text else ""
-    return "RUN" if text.startswith("/bin/sh -c") or text.startswith("RUN") else ""
+    elif text.startswith("/bin/sh -c"):  # classic builder RUN
+        return "RUN"
+    first = text.split(None, 1)[0] if text else ""
+    return first if first in _INSTRUCTIONS else ""
 
 
 class _ChunkReader(io.RawIOBase):

@@ -141,8 +141,9 @@ def parse_structure(smoke: _Fields, root: Path) -> StructureSuite | None:
                 f"file {value} not found (next to {Path(smoke.source).name})",
                 hint="give a container-structure-test YAML file or an inline mapping",
             )
-        data = _read_yaml(path, value)
-        suite = _Fields(value, "", data, TOP_KEYS)
+        source = str(Path(smoke.source).parent / value)  # as the user would find it
+        data = _read_yaml(path, source)
+        suite = _Fields(source, "", data, TOP_KEYS)
         if suite.data.get("schemaVersion") is None:
             raise suite.error("schemaVersion", "is required (container-structure-test: 2.0.0)")
         return _suite(suite, path.parent)
