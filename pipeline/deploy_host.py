@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import re
 import select
@@ -141,6 +142,8 @@ def connect(host: str, environ: Mapping[str, str] | None = None, timeout: int = 
             client = docker.DockerClient(timeout=timeout, **kwargs)
         else:
             client = docker.DockerClient(base_url=host, timeout=timeout, use_ssh_client=False)
+        if route == "ssh":
+            _share_ssh_pool(client)
         client.ping()
     except unreachable as exc:
         raise DeployError(
@@ -176,6 +179,25 @@ def _unreachable_hint(route: str) -> str:
     return "check the address and that the engine runs there"
 
 
+def _share_ssh_pool(client: docker.DockerClient) -> None:
+    """One connection pool for every API path over ssh://.
+
+    docker-py's SSH adapter keys its pools by the full request URL, so each new path
+    (``/containers/<id>/start``, ``/containers/<id>/json``, ...) opened a new SSH channel and
+    ran ``docker system dial-stdio`` on the server again: about 0.3 s per first call, paid
+    inside the switch, where it doubled the outage. The pool ignores the URL beyond the key.
+    """
+    adapter = getattr(client.api, "_custom_adapter", None)
+    get_connection = getattr(adapter, "get_connection", None)
+    if adapter is None or get_connection is None:
+        return
+
+    def shared(url: str, proxies: Any = None) -> Any:
+        return get_connection("http+docker://ssh", proxies)
+
+    adapter.get_connection = shared
+
+
 def _ssh_transport(client: docker.DockerClient) -> Any:
     """The paramiko transport docker-py's SSH adapter opened (one connection for everything)."""
     adapter = getattr(client.api, "_custom_adapter", None)
@@ -184,6 +206,11 @@ def _ssh_transport(client: docker.DockerClient) -> Any:
     if transport is None or not transport.is_active():
         raise DeployError("the SSH connection to the server is gone", hint="run the task again")
     return transport
+
+
+def _quiet_refused_channels(record: logging.LogRecord) -> bool:
+    """paramiko logs every refused channel as an error; here that only means "not ready yet"."""
+    return "open FAILED" not in record.getMessage()
 
 
 class _Forward:
@@ -195,6 +222,7 @@ class _Forward:
     """
 
     def __init__(self, transport: Any, remote: tuple[str, int]) -> None:
+        logging.getLogger("paramiko.transport").addFilter(_quiet_refused_channels)
         self.transport = transport
         self.remote = remote
         self.stopped = threading.Event()
