@@ -462,7 +462,9 @@ _CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,49}$")
 _VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:[1-9][0-9]{0,2})?)$")
 _MEMORY_RE = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
-_PORT_RE = re.compile(r"^(?:(?P<ip>[0-9.]+):)?(?:(?P<host>[0-9]+):)?(?P<container>[0-9]+)$")
+_PORT_RE = re.compile(
+    r"^(?:(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}):)?(?:(?P<host>[0-9]+):)?(?P<container>[0-9]+)$"
+)
 HOST_SCHEMES = ("ssh://", "unix://", "tcp://")
 MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less
 
