@@ -251,6 +251,10 @@ def _short_branch(ref: str | None) -> str | None:
 # --- local repository ----------------------------------------------------------------------
 
 
+class NotARepository(PipelineError):
+    """The path has no git repository: callers may fall back to a context without git facts."""
+
+
 def open_repo(path: str | Path) -> git.Repo:
     """The repository containing ``path``; a clear error instead of GitPython's traceback."""
     import git
@@ -261,7 +265,7 @@ def open_repo(path: str | Path) -> git.Repo:
     try:
         return git.Repo(location, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise PipelineError(
+        raise NotARepository(
             f"{location} is not inside a git repository",
             hint=f"run `git init` in {location} and commit, so builds can be traced to a commit",
         ) from exc

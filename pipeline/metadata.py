@@ -8,13 +8,15 @@ the same thing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
-from pipeline.git import resolve_context
+from pipeline.git import Context, NotARepository, resolve_context
 from pipeline.tags import Metadata, RepoInfo, compute_metadata
 
 DIRTY_LABEL = "io.hoist.dirty"
+NO_GIT_RULE = "type=raw,value=latest"
 
 
 def image_metadata(
@@ -24,9 +26,20 @@ def image_metadata(
     rules: Sequence[str] | None = None,
     flavor: Sequence[str] | None = None,
 ) -> Metadata:
-    """Tags and labels for this repository state; ``rules``/``flavor`` replace the config's."""
+    """Tags and labels for this repository state; ``rules``/``flavor`` replace the config's.
+
+    Outside a git repository there is nothing for git-based rules to read, so the image is
+    tagged ``latest`` alone; ``Metadata.warnings`` says so.
+    """
     meta = config.metadata
-    context = resolve_context(config.root, environ)
+    warnings: list[str] = []
+    try:
+        context = resolve_context(config.root, environ)
+    except NotARepository as exc:
+        # Like `docker build -t name .` outside git: no git facts, the image is `latest`.
+        context = Context(event_name="push", ref="", sha="", source="none")
+        rules = [NO_GIT_RULE]
+        warnings.append(f"{exc.message}: tagged latest only")
     repo = RepoInfo(
         name=meta.title or "",
         description=meta.description or "",
@@ -38,7 +51,7 @@ def image_metadata(
     if context.dirty:
         # The revision label names a commit the image does not exactly come from: say so.
         labels.setdefault(DIRTY_LABEL, "true")
-    return compute_metadata(
+    computed = compute_metadata(
         context,
         meta.tags if rules is None else rules,
         meta.flavor if flavor is None else flavor,
@@ -46,6 +59,7 @@ def image_metadata(
         labels,
         short_sha_length=_short_sha_length(environ),
     )
+    return replace(computed, warnings=[*warnings, *computed.warnings])
 
 
 def _short_sha_length(environ: Mapping[str, str]) -> int:

@@ -143,6 +143,8 @@ class Runner:
         from pipeline.metadata import image_metadata
 
         metadata = image_metadata(self.config, self.environ)
+        for warning in metadata.warnings:
+            self.log(f"warning: {warning}")
         if not metadata.tags:
             raise StageFailed(
                 "build",

@@ -149,7 +149,7 @@ def test_ci_config_runs_an_app_that_is_not_node_app(tmp_path, hoist_state):  # t
     (tmp_path / "pipeline.yaml").write_text(
         "image: demo/py-app\n"
         "build: {context: py-app}\n"
-        "metadata: {tags: [type=raw,value=demo]}\n"
+        "metadata: {tags: ['type=raw,value=demo']}\n"
         "smoke: {port: 8000, path: /, expect_body: hello from py-app}\n"
     )
     run_invoke("base-image", "--config", str(tmp_path / "pipeline.yaml"), env=hoist_state)
