@@ -270,17 +270,18 @@ def container_kwargs(
     else:
         if env.port_env:
             values[env.port_env] = str(env.port.container_port)
-        ports: dict[str, Any] = {}
         if candidate:
-            ports[f"{env.port.container_port}/tcp"] = (probe_bind, None) if probe_bind else None
-        else:
+            kwargs["ports"] = {
+                f"{env.port.container_port}/tcp": (probe_bind, None) if probe_bind else None
+            }
+        else:  # docker-py: one binding, or a list of them for a port published twice
+            bindings: dict[str, list[Any]] = {}
             for mapping in env.ports:
                 binding = (
                     (mapping.host_ip, mapping.host_port) if mapping.host_ip else mapping.host_port
                 )
-                key = f"{mapping.container_port}/tcp"
-                ports[key] = [*ports[key], binding] if key in ports else binding
-        kwargs["ports"] = ports
+                bindings.setdefault(f"{mapping.container_port}/tcp", []).append(binding)
+            kwargs["ports"] = {k: v[0] if len(v) == 1 else v for k, v in bindings.items()}
     if not candidate:
         kwargs["restart_policy"] = restart_policy(env.restart)
     if env.memory:
