@@ -142,6 +142,15 @@ def find_release(
     from pipeline.registries import resolve_target, target_credentials
 
     report = _read_report(report_path)
+    reported_config = str((report or {}).get("config") or "")
+    if report is not None and reported_config and not _same_file(reported_config, config.path):
+        if digest is None:
+            raise DeployError(
+                f"no digest to deploy: the last run report is for {reported_config}, "
+                f"not {config.path}",
+                hint=f"run `invoke push --config {config.path}` first, or pass --digest",
+            )
+        report = None  # another app's run: it says nothing about this digest
     pushes = [
         p
         for p in (report or {}).get("pushes", [])
@@ -188,6 +197,10 @@ def find_release(
         revision=str(labels.get(REVISION_LABEL, "")) if from_report else "",
     )
     return release, target_credentials(target, environ)
+
+
+def _same_file(reported: str, config_path: Path) -> bool:
+    return Path(reported).resolve() == config_path.resolve()
 
 
 def _read_report(path: Path) -> dict[str, Any] | None:

@@ -66,10 +66,10 @@ def config(tmp_path: Path) -> PipelineConfig:
     return load_config(tmp_path / "pipeline.yaml")
 
 
-def report(path: Path, *pushes: PushResult) -> Path:
+def report(path: Path, *pushes: PushResult, config: str = "") -> Path:
     run = RunReport(
         run_id="20260101000000-abc123",
-        config="pipeline.yaml",
+        config=config or str(path.parent / "pipeline.yaml"),
         image="team/node-app",
         started="2026-01-01T00:00:00+00:00",
         labels={"org.opencontainers.image.revision": "f" * 40},
@@ -158,6 +158,15 @@ def test_digest_flag_found_in_the_report_keeps_its_run(
 def test_malformed_digest_is_refused(config: PipelineConfig, tmp_path: Path, digest: str) -> None:
     with pytest.raises(DeployError, match="is not sha256: and 64 hex digits"):
         find_release(config, config.deploy["prod"], digest, tmp_path / "none.json", ENVIRON)
+
+
+def test_a_report_of_another_app_is_not_deployed(config: PipelineConfig, tmp_path: Path) -> None:
+    push = PushResult("main", "registry.example.com/team/app", digest=DIGEST)
+    last = report(tmp_path / "reports", push, config="/elsewhere/other-app/pipeline.yaml")
+    with pytest.raises(DeployError, match="the last run report is for /elsewhere/other-app/"):
+        find_release(config, config.deploy["prod"], None, last, ENVIRON)
+    release, _ = find_release(config, config.deploy["prod"], DIGEST, last, ENVIRON)
+    assert release.run_id == ""  # that run says nothing about this app
 
 
 def test_no_report_and_no_digest_is_one_clear_line(config: PipelineConfig, tmp_path: Path) -> None:
