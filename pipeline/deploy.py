@@ -462,6 +462,7 @@ def deploy(
     started = time.monotonic() if started is None else started
     server, env = site.server, site.env
     server.check_reachable("" if env.host_network else env.port.host_ip)
+    server.check_can_pull_from(release.pull_repository)
     result = DeployResult(
         new_deploy_id(), env.name, server.name, env.container, release.repository,
         release.digest, release.revision,

@@ -77,6 +77,23 @@ class Server:
     def name(self) -> str:
         return display_host(self.host)
 
+    @property
+    def is_this_machine(self) -> bool:
+        """Whether the server is this machine (a unix socket, or ssh/tcp to a loopback address)."""
+        if self.route == "local":
+            return True
+        return _is_loopback(urlsplit(self.host).hostname or "")
+
+    def check_can_pull_from(self, repository: str) -> None:
+        """A registry on this machine's loopback cannot serve a server elsewhere: say so first."""
+        registry = repository.split("/", 1)[0].rsplit(":", 1)[0]
+        if _is_loopback(registry) and not self.is_this_machine:
+            raise DeployError(
+                f"{self.name} cannot pull from {repository}: that registry is on this machine's "
+                "loopback (nothing changed on the server)",
+                hint="push to a registry the server reaches and name it in deploy.ENV.registry",
+            )
+
     def probe_bind(self, live_ip: str) -> str:
         """Where to publish a new version's temporary port so the checks can reach it."""
         return live_ip if self.route == "tcp" else "127.0.0.1"

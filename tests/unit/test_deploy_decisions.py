@@ -329,3 +329,12 @@ def test_checks_over_tcp_reach_the_server_by_name() -> None:
     local = Server("unix:///var/run/docker.sock", client=None, route="local")  # type: ignore[arg-type]
     assert local.address("", 8080) == "127.0.0.1:8080"
     assert local.probe_bind("") == "127.0.0.1"
+
+
+def test_a_loopback_registry_is_refused_for_a_remote_server() -> None:
+    remote = Server("ssh://deploy@app.example.com", client=None, route="ssh")  # type: ignore[arg-type]
+    with pytest.raises(DeployError, match="cannot pull from 127.0.0.1:5000/team/app: that"):
+        remote.check_can_pull_from("127.0.0.1:5000/team/app")
+    remote.check_can_pull_from("ghcr.io/team/app")
+    here = Server("ssh://root@127.0.0.1:2222", client=None, route="ssh")  # type: ignore[arg-type]
+    here.check_can_pull_from("localhost:5000/team/app")  # the server is this machine
