@@ -5,6 +5,7 @@ checks. Every image is built ``FROM hoist-offline/node:bookworm`` (the offline b
 from __future__ import annotations
 
 import io
+import json
 import secrets
 import tarfile
 from collections.abc import Iterator
@@ -132,3 +133,13 @@ def run_smoke(client: docker.DockerClient, image: str, smoke: SmokeConfig, tmp: 
     assert client.containers.list(all=True, filters=label) == []
     assert client.images.list(filters=label) == []
     return run
+
+
+def assert_run_left_nothing(client: docker.DockerClient, state: dict[str, str]) -> None:
+    """No container or image labelled with the last `invoke` run's id (by label, not a global
+    count: other test sessions may run containers on the same engine meanwhile)."""
+    report = Path(state["HOIST_STATE_DIR"]) / "reports" / "last.json"
+    run_id = json.loads(report.read_text())["run_id"]
+    label = {"label": f"{RUN_LABEL}={run_id}"}
+    assert client.containers.list(all=True, filters=label) == []
+    assert client.images.list(filters=label) == []

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, run_invoke
+from tests.integration.smoke_images import assert_run_left_nothing
 
 pytestmark = pytest.mark.integration
 
 
 def test_node_app_passes_all_configured_smoke_checks(hoist_state, docker_client, tmp_path: Path):  # type: ignore[no-untyped-def]
     junit = tmp_path / "smoke.xml"
-    label = {"label": "io.hoist.run"}
-    before = len(docker_client.containers.list(all=True, filters=label))
 
     result = run_invoke(
         "smoke", "--config", str(REPO / "pipeline.yaml"), "--junit", str(junit), env=hoist_state
@@ -36,4 +35,4 @@ def test_node_app_passes_all_configured_smoke_checks(hoist_state, docker_client,
         assert any(line.startswith(f"PASS  {kind}") for line in lines), kind  # fmt: skip
     root = ET.parse(junit).getroot()
     assert root.get("failures") == "0" and int(root.get("tests") or 0) == len(verdicts)
-    assert len(docker_client.containers.list(all=True, filters=label)) == before
+    assert_run_left_nothing(docker_client, hoist_state)

@@ -21,7 +21,7 @@ from pipeline.outcome import Verdict
 from pipeline.smoke import RUN_LABEL
 from pipeline.structure_run import run_structure
 from tests.conftest import run_invoke
-from tests.integration.smoke_images import BASE, images, smoke_config
+from tests.integration.smoke_images import BASE, assert_run_left_nothing, images, smoke_config
 
 pytestmark = pytest.mark.integration
 
@@ -268,8 +268,6 @@ def test_structure_failure_stops_invoke_smoke_naming_the_test(  # type: ignore[n
     config = make_app({"smoke": {"structure": "structure-tests.yaml", "stop_timeout": 5}})
     (config.parent / "structure-tests.yaml").write_text(yaml.safe_dump(suite))
     junit = tmp_path / "out" / "smoke.xml"
-    label = {"label": "io.hoist.run"}
-    before = len(docker_client.containers.list(all=True, filters=label))
 
     result = run_invoke("smoke", "--config", str(config), "--junit", str(junit), env=hoist_state)
 
@@ -282,4 +280,4 @@ def test_structure_failure_stops_invoke_smoke_naming_the_test(  # type: ignore[n
     assert "PASS  service: graceful stop (SIGTERM)" in result.stdout
     assert f"junit: {junit}" in result.stdout and junit.is_file()
     assert "Traceback" not in result.stderr
-    assert len(docker_client.containers.list(all=True, filters=label)) == before
+    assert_run_left_nothing(docker_client, hoist_state)
