@@ -630,9 +630,8 @@ def _switch(
         switch_began = time.monotonic()
         if current is not None and was_running:
             current.update(restart_policy={"Name": "no"})  # it must not come back by itself
-            done.append("policy")
+            done += ["policy", "stopped"]  # before the call: a stop that fails half-way is undone
             current.stop(timeout=env.stop_timeout)
-            done.append("stopped")
         result.stop_seconds = time.monotonic() - switch_began
         new.start()
         _, result.checks = site.prove(new, base)
@@ -747,8 +746,8 @@ def rollback(site: Site, log: Log) -> RollbackResult:
             if was_running:
                 current.update(restart_policy={"Name": "no"})
                 began = time.monotonic()
-                current.stop(timeout=env.stop_timeout)
                 done.append("stopped")
+                current.stop(timeout=env.stop_timeout)
         previous.rename(site.name)
         done.append("renamed")
         previous.update(restart_policy=restart_policy(env.restart))
