@@ -20,6 +20,7 @@ import json
 import posixpath
 import re
 import tarfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
@@ -80,26 +81,47 @@ class _Layer:
 
 
 def scan_image(
-    client: docker.DockerClient, image_id: str, allow: Iterable[str] = ()
+    client: docker.DockerClient,
+    image_id: str,
+    allow: Iterable[str] = (),
+    stop: threading.Event | None = None,
 ) -> list[SecretFile]:
-    """Stream ``docker save`` of the image and scan each layer tar as it passes by."""
+    """Stream ``docker save`` of the image and scan each layer tar as it passes by.
+
+    ``stop`` ends the scan early (the smoke stage sets it on Ctrl-C/SIGTERM): the export of a
+    large image takes seconds and must not hold up the cleanup."""
     layers: dict[str, _Layer] = {}
     documents: dict[str, bytes] = {}
-    stream = _ChunkReader(client.api.get_image(image_id, chunk_size=1024 * 1024))
-    with tarfile.open(fileobj=stream, mode="r|") as saved:
-        for member in saved:
-            if not member.isfile():
-                continue
-            handle = saved.extractfile(member)
-            assert handle is not None
-            if member.name.endswith(".json") or member.name == "index.json":
-                documents[member.name] = handle.read(16 * 1024 * 1024)
-            elif member.name.endswith("/layer.tar") or member.name.startswith("blobs/"):
-                scanned = _scan_layer(handle)
-                if scanned is not None:
-                    layers[member.name] = scanned
+    api = client.api
+    response = api._get(  # docker-py's get_image cannot be closed early; its session can
+        api._url("/images/{0}/get", image_id),
+        stream=True,
+        headers={"Accept-Encoding": "identity"},
+    )
+    api._raise_for_status(response)
+    try:
+        stream = _StoppableReader(response.raw, stop or threading.Event())
+        with tarfile.open(fileobj=stream, mode="r|") as saved:
+            for member in saved:
+                if not member.isfile():
+                    continue
+                handle = saved.extractfile(member)
+                assert handle is not None
+                if member.name.endswith(".json"):
+                    documents[member.name] = handle.read(16 * 1024 * 1024)
+                elif member.name.endswith("/layer.tar") or member.name.startswith("blobs/"):
+                    scanned = _scan_layer(handle)
+                    if scanned is not None:
+                        layers[member.name] = scanned
+    finally:
+        response.close()
+    return _findings(layers, documents, list(allow))
+
+
+def _findings(
+    layers: dict[str, _Layer], documents: dict[str, bytes], allowed: list[str]
+) -> list[SecretFile]:
     order, steps = _layer_order(documents, list(layers))
-    allowed = list(allow)
     found: list[SecretFile] = []
     for index, name in enumerate(order, start=1):
         for path, reason in layers[name].found:
@@ -113,6 +135,10 @@ def scan_image(
             step = steps[index - 1] if index - 1 < len(steps) else ""
             found.append(SecretFile(path, reason, index, len(order), step, hidden))
     return found
+
+
+class ScanStopped(Exception):
+    """The scan was asked to stop before it finished."""
 
 
 def _scan_layer(handle: IO[bytes]) -> _Layer | None:
@@ -190,24 +216,19 @@ def _instruction(created_by: str) -> str:
     return first if first in _INSTRUCTIONS else ""
 
 
-class _ChunkReader(io.RawIOBase):
-    """A file object over docker-py's chunk generator, for ``tarfile``'s stream mode."""
+class _StoppableReader(io.RawIOBase):
+    """The export stream, for ``tarfile``'s stream mode, that gives up when ``stop`` is set."""
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._chunk = memoryview(b"")
-        self._offset = 0
+    def __init__(self, raw: IO[bytes], stop: threading.Event) -> None:
+        self._raw = raw
+        self._stop = stop
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while self._offset >= len(self._chunk):
-            try:
-                self._chunk, self._offset = memoryview(next(self._chunks)), 0
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._chunk) - self._offset)
-        target[:size] = self._chunk[self._offset : self._offset + size]
-        self._offset += size
-        return size
+        if self._stop.is_set():
+            raise ScanStopped("secret scan stopped")
+        data = self._raw.read(len(target))
+        target[: len(data)] = data
+        return len(data)

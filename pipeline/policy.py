@@ -13,6 +13,7 @@ Each rule is one check result with the reason, so the smoke stage fails naming t
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,10 +108,15 @@ def healthcheck(attrs: dict[str, Any], mode: str) -> str:
     raise error("image declares no HEALTHCHECK", "a HEALTHCHECK instruction", "none")
 
 
-def no_secrets(client: docker.DockerClient, image_id: str, allow: tuple[str, ...]) -> str:
+def no_secrets(
+    client: docker.DockerClient,
+    image_id: str,
+    allow: tuple[str, ...],
+    stop: threading.Event | None = None,
+) -> str:
     from pipeline.layers import scan_image
 
-    found = scan_image(client, image_id, allow)
+    found = scan_image(client, image_id, allow, stop)
     if found:
         raise CheckFailed(_secrets_message(found), "no secret-looking files in any layer",
                           "\n".join(str(f) for f in found))  # fmt: skip

@@ -20,6 +20,7 @@ SIGTERM, which the task turns into an exception so this runs.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -62,19 +63,24 @@ def smoke_test(
     attrs: dict[str, Any] = client.images.get(image_id).attrs
     labels = {RUN_LABEL: run_id}
     results: list[CheckResult] = []
+    service = _Service(client, image_id, attrs, smoke, {**labels, "io.hoist.role": "smoke"})
+    stop_scan = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoist-secrets") as pool:
         # `docker save` of a 200 MB image takes seconds in the engine: scan while the rest runs.
-        secrets = _start_secret_scan(pool, client, image_id, smoke)
-        results += _policy(attrs, smoke, log)
-        if smoke.structure is not None:
-            from pipeline.structure_run import run_structure
+        secrets = _start_secret_scan(pool, client, image_id, smoke, stop_scan)
+        try:
+            results += _policy(attrs, smoke, log)
+            if smoke.structure is not None:
+                from pipeline.structure_run import run_structure
 
-            log(f"structure tests from {smoke.structure.source}")
-            results += run_structure(client, image_id, smoke.structure, labels, log)
-        service = _Service(client, image_id, attrs, smoke, {**labels, "io.hoist.role": "smoke"})
-        results += service.run(log, run_id)
-        if secrets is not None:
-            results.append(_logged(secrets.result(), log))
+                log(f"structure tests from {smoke.structure.source}")
+                results += run_structure(client, image_id, smoke.structure, labels, log)
+            results += service.run(log, run_id)
+            if secrets is not None:
+                results.append(_logged(secrets.result(), log))
+        except BaseException:  # Ctrl-C, SIGTERM: do not wait for the export to finish
+            stop_scan.set()
+            raise
     path = write_junit(junit or _default_junit(run_id), results, service.logs)
     log(f"junit: {path}")
     failed = [r for r in results if r.failed]
@@ -95,13 +101,17 @@ def _logged(result: CheckResult, log: Log) -> CheckResult:
 
 
 def _start_secret_scan(
-    pool: ThreadPoolExecutor, client: docker.DockerClient, image_id: str, smoke: SmokeConfig
+    pool: ThreadPoolExecutor,
+    client: docker.DockerClient,
+    image_id: str,
+    smoke: SmokeConfig,
+    stop: threading.Event,
 ) -> Future[CheckResult] | None:
     from pipeline.policy import no_secrets
 
     if not smoke.policy.secrets:
         return None
-    check = functools.partial(no_secrets, client, image_id, smoke.policy.allow_files)
+    check = functools.partial(no_secrets, client, image_id, smoke.policy.allow_files, stop)
     return pool.submit(run_check, "policy", "no secrets in any layer", check)
 
 
@@ -150,10 +160,11 @@ class _Service:
         return [default, *smoke.checks]
 
     def run(self, log: Log, run_id: str) -> list[CheckResult]:
+        import docker.errors
+
         smoke = self.smoke
-        container = self.client.containers.run(
+        container = self.client.containers.create(
             self.image_id,
-            detach=True,
             name=f"hoist-smoke-{run_id}",
             labels=self.labels,
             environment=smoke.env,
@@ -161,6 +172,12 @@ class _Service:
             healthcheck=self.health,
         )
         try:
+            try:
+                container.start()
+            except docker.errors.APIError as exc:  # e.g. CMD names a program the image lacks
+                problem = f"container did not start: {exc.explanation or exc}"
+                self.logs = container_logs(container)
+                return self._not_started(problem, log)
             how = "its HEALTHCHECK" if self.health else f"port {smoke.port}"
             log(f"started {container.short_id}; waiting for {how} (timeout {smoke.timeout:.0f} s)")
             results = self._checks(container, log)
@@ -168,6 +185,19 @@ class _Service:
             return results
         finally:
             container.remove(force=True)
+
+    def _not_started(self, problem: str, log: Log) -> list[CheckResult]:
+        def fail() -> str:
+            raise CheckFailed(problem, "a running container", problem)
+
+        results = [_logged(run_check("service", "readiness", fail), log)]
+        names = [c.name for c in self.checks()]
+        if self.smoke.stop_timeout > 0:
+            names.append(f"graceful stop ({self._stop_signal()})")
+        return results + [_logged(run_check("service", n, _not_ready), log) for n in names]
+
+    def _stop_signal(self) -> str:
+        return str((self.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM")
 
     def _checks(self, container: Container, log: Log) -> list[CheckResult]:
         started = time.monotonic()
@@ -179,7 +209,7 @@ class _Service:
             run = functools.partial(http_check, self.url, check) if ready.passed else _not_ready
             results.append(_logged(run_check("service", check.name, run), log))
         if self.smoke.stop_timeout > 0:
-            signal = (self.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM"
+            signal = self._stop_signal()
             stop = (
                 functools.partial(graceful_stop, container, self.smoke.stop_timeout, signal)
                 if ready.passed

@@ -5,12 +5,23 @@ it): it reads the whole 200 MB base image and would only slow these down."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.integration.smoke_images import SERVER_JS, SERVICE_DOCKERFILE, images, run_smoke
+from tests.conftest import INVOKE, REPO
+from tests.integration.smoke_images import (
+    SERVER_JS,
+    SERVICE_DOCKERFILE,
+    assert_run_left_nothing,
+    images,
+    run_smoke,
+)
 from tests.integration.smoke_images import smoke_config as config
 
 pytestmark = pytest.mark.integration
@@ -25,12 +36,18 @@ HEALTHY = SERVICE_DOCKERFILE.replace(
 BROKEN_HEALTHCHECK = SERVICE_DOCKERFILE.replace(
     "EXPOSE 3000", 'EXPOSE 3000\nHEALTHCHECK --interval=30s CMD ["curl", "-f", "localhost:3000"]'
 )
+CMD_TYPO = SERVICE_DOCKERFILE.replace('CMD ["node", "server.js"]', 'CMD ["nodee", "server.js"]')
 
 
 @pytest.fixture(scope="module")
 def service_images(docker_client):  # type: ignore[no-untyped-def]
     yield from images(
-        docker_client, SERVICE_DOCKERFILE, HEALTHY, BROKEN_HEALTHCHECK, **{"server.js": SERVER_JS}
+        docker_client,
+        SERVICE_DOCKERFILE,
+        HEALTHY,
+        BROKEN_HEALTHCHECK,
+        CMD_TYPO,
+        **{"server.js": SERVER_JS},
     )
 
 
@@ -180,3 +197,45 @@ def test_broken_healthcheck_never_gets_ready_and_later_checks_are_skipped(  # ty
     assert "curl" in run.error.details  # the health check's own output says why
     assert run.line("SKIP  service: GET /healthz")
     assert run.line("SKIP  service: graceful stop (SIGTERM)")
+
+
+def test_container_that_cannot_start_fails_readiness_with_the_engines_reason(  # type: ignore[no-untyped-def]
+    docker_client, service_images, tmp_path: Path
+):
+    smoke = config(tmp_path, {"policy": NO_SCAN})
+
+    run = run_smoke(docker_client, service_images[3], smoke, tmp_path)
+
+    assert run.error is not None
+    assert run.error.message.startswith("smoke: container did not start: ")
+    assert '"nodee": executable file not found' in run.error.message
+    assert run.error.message.endswith("[service: readiness]")
+    assert run.line("SKIP  service: GET /healthz")
+
+
+def test_sigterm_during_smoke_cleans_up_at_once(make_app, hoist_state, docker_client):  # type: ignore[no-untyped-def]
+    config = make_app({"smoke": {"timeout": 20, "stop_timeout": 5}})
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    process = subprocess.Popen(
+        [str(INVOKE), "--search-root", str(REPO), "smoke", "--config", str(config)],
+        env={**environ, **hoist_state},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the service container runs, the secret scan too
+            if line.startswith("started "):
+                break
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 143, stderr
+    assert time.monotonic() - signalled < 10  # the scan of the 200 MB export was stopped
+    assert "hoist: error: interrupted by SIGTERM; cleaned up" in stderr
+    assert_run_left_nothing(docker_client, hoist_state)
