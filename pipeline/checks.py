@@ -92,14 +92,17 @@ def _check(f: _Fields) -> HttpCheck:
         problem = f"expected a mapping of dotted paths to values, got {_kind(expect_json)}"
         raise f.error("expect_json", problem)
     expect_headers = f.str_map("expect_headers")
-    for key, pattern in [("expect_body", f.text("expect_body")), *(
-            (f"expect_headers.{n}", p) for n, p in expect_headers.items())]:  # fmt: skip
+    patterns = {"expect_body": f.text("expect_body")}
+    patterns.update({f"expect_headers.{name}": p for name, p in expect_headers.items()})
+    for key, pattern in patterns.items():
         if pattern is not None:
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise f.error(key, f"invalid regular expression: {exc}") from None
-    latency = f.data.get("max_latency_ms")
+    latency = None
+    if f.data.get("max_latency_ms") is not None:
+        latency = f.integer("max_latency_ms", 0, low=1, high=600_000)
     return HttpCheck(
         name=f.text("name") or f"{method} {path}",
         method=method,
@@ -110,9 +113,7 @@ def _check(f: _Fields) -> HttpCheck:
         expect_body=f.text("expect_body"),
         expect_json=dict(expect_json),
         expect_headers=expect_headers,
-        max_latency_ms=None
-        if latency is None
-        else f.integer("max_latency_ms", 0, low=1, high=600_000),  # fmt: skip
+        max_latency_ms=latency,
     )
 
 
@@ -200,12 +201,19 @@ def json_field(document: Any, dotted: str) -> tuple[bool, Any]:
     for part in re.findall(r"[^.\[\]]+", dotted):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(
-                part) < len(value):  # fmt: skip
+        elif isinstance(value, list) and _index(part, len(value)) is not None:
             value = value[int(part)]
         else:
             return False, None
     return True, value
+
+
+def _index(part: str, length: int) -> int | None:
+    """``part`` as a list index valid for ``length`` items (negative counts from the end)."""
+    if not part.lstrip("-").isdigit():
+        return None
+    index = int(part)
+    return index if -length <= index < length else None
 
 
 def _same_json(expected: Any, actual: Any) -> bool:

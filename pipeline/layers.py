@@ -127,11 +127,8 @@ def _findings(
         for path, reason in layers[name].found:
             if any(fnmatch.fnmatch(path, pattern) for pattern in allowed):
                 continue
-            hidden = next(
-                (later for later in range(index + 1, len(order) + 1)
-                 if _hides(layers[order[later - 1]], path)),
-                None,
-            )  # fmt: skip
+            later = range(index + 1, len(order) + 1)
+            hidden = next((n for n in later if _hides(layers[order[n - 1]], path)), None)
             step = steps[index - 1] if index - 1 < len(steps) else ""
             found.append(SecretFile(path, reason, index, len(order), step, hidden))
     return found
@@ -178,9 +175,11 @@ class _Lazy:
 
 
 def _hides(layer: _Layer, path: str) -> bool:
-    parents = [path, *_parents(path)]
-    return any(p in layer.deleted for p in parents) or any(p in layer.opaque for p in
-                                                            _parents(path))  # fmt: skip
+    """A whiteout of the path or a parent, or an opaque parent directory, hides it."""
+    parents = list(_parents(path))
+    return any(p in layer.deleted for p in [path, *parents]) or any(
+        p in layer.opaque for p in parents
+    )
 
 
 def _parents(path: str) -> Iterator[str]:

@@ -119,15 +119,14 @@ def _policy(attrs: dict[str, Any], smoke: SmokeConfig, log: Log) -> list[CheckRe
     from pipeline import policy
 
     rules = smoke.policy
+    p = functools.partial
     checks: list[tuple[str, Any]] = []
     if rules.non_root:
-        checks.append(("runs as non-root", functools.partial(policy.non_root, attrs)))
+        checks.append(("runs as non-root", p(policy.non_root, attrs)))
     if rules.max_size is not None:
-        checks.append(("size within max_size", functools.partial(policy.size_limit, attrs,
-                                                                  rules.max_size)))  # fmt: skip
+        checks.append(("size within max_size", p(policy.size_limit, attrs, rules.max_size)))
     if rules.healthcheck != "off":
-        checks.append(("HEALTHCHECK declared", functools.partial(policy.healthcheck, attrs,
-                                                                  rules.healthcheck)))  # fmt: skip
+        checks.append(("HEALTHCHECK declared", p(policy.healthcheck, attrs, rules.healthcheck)))
     return [_logged(run_check("policy", name, check), log) for name, check in checks]
 
 

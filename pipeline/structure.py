@@ -207,8 +207,7 @@ def _items(top: _Fields, key: str, allowed: tuple[str, ...]) -> list[_Fields]:
         return []
     if not isinstance(raw, list):
         raise top.error(key, f"expected a list, got {_kind(raw)}")
-    return [_Fields(top.source, top.where(f"{key}[{i}]"), item, allowed) for i, item in
-            enumerate(raw)]  # fmt: skip
+    return [_Fields(top.source, top.where(f"{key}[{i}]"), v, allowed) for i, v in enumerate(raw)]
 
 
 def _scalar(f: _Fields, key: str, value: Any) -> str:

@@ -65,8 +65,7 @@ class ImageConfig:
     @classmethod
     def of(cls, attrs: Mapping[str, Any]) -> ImageConfig:
         config = attrs.get("Config") or {}
-        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in
-                   config.get("Env") or [])  # fmt: skip
+        env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
         return cls(
             env=env,
             entrypoint=list(config.get("Entrypoint") or []),
@@ -125,34 +124,34 @@ class StructureRunner:
     # --- metadata ----------------------------------------------------------------------------
 
     def _metadata(self, test: MetadataTest) -> list[CheckResult]:
-        config, p = self.config, functools.partial
+        config = self.config
         checks: list[tuple[str, Callable[[], str | None]]] = []
-        checks += [(f"metadata env {e.key}", p(_pair, e, config.env, "env var")) for e in
-                   test.env_vars]  # fmt: skip
-        checks += [(f"metadata env {k} unset", p(_absent, k, config.env, "env variable")) for k in
-                   test.unbound_env_vars]  # fmt: skip
-        checks += [(f"metadata label {e.key}", p(_pair, e, config.labels, "label")) for e in
-                   test.labels]  # fmt: skip
+
+        def add(name: str, compare: Callable[..., None], *args: Any) -> None:
+            checks.append((f"metadata {name}", functools.partial(compare, *args)))
+
+        for env in test.env_vars:
+            add(f"env {env.key}", _pair, env, config.env, "env var")
+        for key in test.unbound_env_vars:
+            add(f"env {key} unset", _absent, key, config.env, "env variable")
+        for label in test.labels:
+            add(f"label {label.key}", _pair, label, config.labels, "label")
         if test.entrypoint is not None:
-            checks.append(
-                ("metadata entrypoint", p(_same, "entrypoint", test.entrypoint, config.entrypoint))
-            )
+            add("entrypoint", _same, "entrypoint", test.entrypoint, config.entrypoint)
         if test.cmd is not None:
-            checks.append(("metadata cmd", p(_same, "cmd", test.cmd, config.cmd)))
+            add("cmd", _same, "cmd", test.cmd, config.cmd)
         if test.workdir is not None:
-            checks.append(("metadata workdir", p(_equal, "workdir", test.workdir, config.workdir)))
+            add("workdir", _equal, "workdir", test.workdir, config.workdir)
         if test.user is not None:
-            checks.append(("metadata user", p(_equal, "user", test.user, config.user)))
-        ports = config.exposed_ports
-        checks += [(f"metadata port {n} exposed", p(_port, n, ports, True)) for n in
-                   test.exposed_ports]  # fmt: skip
-        checks += [(f"metadata port {n} not exposed", p(_port, n, ports, False)) for n in
-                   test.unexposed_ports]  # fmt: skip
-        volumes = config.volumes
-        checks += [(f"metadata volume {v}", p(_member, "volume", v, volumes, True)) for v in
-                   test.volumes]  # fmt: skip
-        checks += [(f"metadata volume {v} absent", p(_member, "volume", v, volumes, False)) for v
-                   in test.unmounted_volumes]  # fmt: skip
+            add("user", _equal, "user", test.user, config.user)
+        for port in test.exposed_ports:
+            add(f"port {port} exposed", _port, port, config.exposed_ports, True)
+        for port in test.unexposed_ports:
+            add(f"port {port} not exposed", _port, port, config.exposed_ports, False)
+        for volume in test.volumes:
+            add(f"volume {volume}", _member, "volume", volume, config.volumes, True)
+        for volume in test.unmounted_volumes:
+            add(f"volume {volume} absent", _member, "volume", volume, config.volumes, False)
         return [self._check(name, check) for name, check in checks]
 
     # --- files -------------------------------------------------------------------------------
@@ -225,14 +224,15 @@ class StructureRunner:
         try:
             image = self.image_id
             for step in test.setup:
-                code, out, err, image = self._run(image, [expand(p, self.env) for p in step], env,
-                                                  commit=True)  # fmt: skip
+                setup = [expand(part, self.env) for part in step]
+                code, out, err, image = self._run(image, setup, env, commit=True)
                 images.append(image)
                 if code != 0:
                     raise CheckFailed(
-                        f"setup {' '.join(step)!r} exited with code {code}", "exit code 0",
+                        f"setup {' '.join(step)!r} exited with code {code}",
+                        "exit code 0",
                         f"exit code {code}\nstdout: {out}\nstderr: {err}",
-                    )  # fmt: skip
+                    )
             code, out, err, _ = self._run(image, argv, env, commit=False)
         finally:
             for committed in reversed(images):
