@@ -38,7 +38,9 @@ _PERMANENT = re.compile(
     r"does not exist locally|name unknown",
     re.IGNORECASE,
 )
-_UNAUTHORIZED = re.compile(r"unauthori[sz]ed|authentication required", re.IGNORECASE)
+_UNAUTHORIZED = re.compile(
+    r"unauthori[sz]ed|authentication required|no basic auth credentials", re.IGNORECASE
+)
 _TLS = re.compile(r"x509|certificate|server gave HTTP response to HTTPS client", re.IGNORECASE)
 
 
@@ -255,8 +257,16 @@ class _TargetPush:
     ) -> RegistryError:
         """Docker says "unauthorized" both for a wrong password and for a registry whose
         ``/v2/`` ping failed (docker then goes on without credentials): ask the registry."""
-        if error.transient or credentials is None or not _UNAUTHORIZED.search(error.message):
+        if error.transient or not _UNAUTHORIZED.search(error.message):
             return error
+        if credentials is None:
+            hint = (
+                f"no credentials were found for {self.target.name}: set REGISTRY_USERNAME and "
+                f"REGISTRY_PASSWORD, or `invoke login --to {self.target.name}`"
+            )
+            return RegistryError(
+                self.target.name, error.message.split(": ", 1)[-1], transient=False, hint=hint
+            )
         registry = RegistryClient(self.target.name, self.target.endpoint, credentials)
         if registry.credentials_accepted(self.target.path):
             return RegistryError(
@@ -283,7 +293,8 @@ class _TargetPush:
                 )
                 pushed = read_push_stream(target.name, stream, self.log)
             except APIError as exc:
-                raise classify_error(target.name, str(exc.explanation or exc)) from None
+                error = classify_error(target.name, str(exc.explanation or exc))
+                raise self._recheck_unauthorized(error, credentials) from None
             except RegistryError as exc:
                 raise self._recheck_unauthorized(exc, credentials) from None
             except RequestException as exc:

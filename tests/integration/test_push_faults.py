@@ -163,8 +163,15 @@ def test_wrong_password_fails_at_once_naming_the_target(  # type: ignore[no-unty
     assert environ["REGISTRY_PASSWORD"] not in result.error
 
 
-def _digest_of(report: dict, target: str) -> str | None:  # type: ignore[type-arg]
-    return next(p["digest"] for p in report["pushes"] if p["target"] == target)
+def test_no_credentials_at_all_says_how_to_provide_them(  # type: ignore[no-untyped-def]
+    docker_client, tiny_image, registry_factory, tmp_path
+):
+    server = registry_factory()
+    environ = {"DOCKER_CONFIG": str(tmp_path / "empty")}  # generic: no variables, empty store
+    target = resolve_target(_generic("harbor", server.address), "app", environ)
+    [result] = push_all(docker_client, tiny_image, [target], ["v1"], environ, print)
+    assert result.attempts == 1 and result.credentials == "anonymous"
+    assert result.error and "`invoke login --to harbor`" in result.error
 
 
 def test_invoke_push_one_target_down_two_pushed_no_secret_leaks(  # type: ignore[no-untyped-def]
