@@ -172,3 +172,21 @@ def test_select_targets_by_name_or_kind() -> None:
     assert len(select_targets(configured, (), "app", {})) == 3
     with pytest.raises(PipelineError, match=r"--to quay: no such target in pipeline.yaml"):
         select_targets(configured, ("quay",), "app", {})
+
+
+def test_cloud_sdks_are_imported_only_when_their_kind_fetches_credentials() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pipeline.config import TargetConfig\n"
+        "from pipeline.registries import resolve_target\n"
+        "import pipeline.push, pipeline.registries.ecr, pipeline.registries.gcr\n"
+        "import pipeline.registries.acr\n"
+        "resolve_target(TargetConfig('ecr', 'e', 'public.ecr.aws/a/b'), 'app', {})\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'google.auth', 'azure.identity')"
+        " if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
