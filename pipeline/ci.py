@@ -9,8 +9,10 @@ request, outputs (image, tags, digests) go to ``$GITHUB_OUTPUT`` and the summary
 Secrets. Whatever secret the pipeline obtains at run time (a registry password found by
 credential discovery, an ECR/ACR/GCR token it exchanged for one) is unknown to the runner,
 which only masks the repository's own ``secrets.*``. So the code that obtains one calls
-``mask_secret`` at once, before any line could contain it: the value is remembered for the
-whole process (the log is process-wide, like stdout) and the active output is told. On GitHub
+``mask_secret`` at once, before any line could contain it — credential discovery
+(``pipeline.registries.target_credentials``) does, for push, deploy and login alike: the
+value is remembered for the whole process (the log is process-wide, like stdout) and the
+active output is told (in Actions, one is made if the task has none). On GitHub
 that prints ``::add-mask::`` — the runner hides that line and every later occurrence —; both
 outputs also replace known secrets in the lines they print themselves, so a local terminal or
 a log file never shows one either.
@@ -23,6 +25,7 @@ line and its newline separately, so another thread's text could otherwise land i
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 import threading
@@ -90,8 +93,14 @@ def mask_secret(value: str | None) -> None:
         new = [part for part in dict.fromkeys(parts) if part not in _secrets]
         _secrets.update(new)
         output = _active
-    if output is not None and new:
+    if not new:
+        return
+    if output is not None:
         output.mask(value)
+    elif os.environ.get("GITHUB_ACTIONS") == "true":
+        # A task that prints without an output of its own (deploy, login) still runs in
+        # Actions: make one, which announces every secret registered so far, this one too.
+        output_for(os.environ)
 
 
 def mask_credentials(credentials: Credentials | None) -> Credentials | None:

@@ -21,6 +21,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 
+from pipeline.ci import mask_credentials
 from pipeline.config import REGISTRY_KINDS, TargetConfig
 from pipeline.errors import PipelineError
 from pipeline.registries.base import Credentials, Target
@@ -50,7 +51,8 @@ def resolve_target(config: TargetConfig, image: str, environ: Mapping[str, str])
 
 def target_credentials(target: Target, environ: Mapping[str, str]) -> Credentials | None:
     creds: Credentials | None = kind_module(target.kind).credentials(target, environ)
-    return creds
+    # Every caller (push, deploy, login) gets a secret already masked (GitHub: ::add-mask::).
+    return mask_credentials(creds)
 
 
 def prepare_target(target: Target, environ: Mapping[str, str], log: Log) -> None:

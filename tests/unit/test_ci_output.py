@@ -63,11 +63,12 @@ def new_secret() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_process_state():
+def _fresh_process_state(monkeypatch):
     """Each test starts like a new process: no active output, no registered secret.
 
     (Both are process-wide on purpose: stdout is. A real task makes one output.)
     """
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)  # the suite may itself run in Actions
     previous, known = ci._active, set(ci._secrets)
     ci._active = None
     ci._secrets.clear()
@@ -226,6 +227,32 @@ def test_secrets_found_before_the_output_exists_are_announced_to_it(capsys) -> N
     assert capsys.readouterr().out == ""  # no output active yet: nothing printed
     output_for({"GITHUB_ACTIONS": "true"})
     assert f"::add-mask::{secret}" in capsys.readouterr().out.splitlines()
+
+
+def test_in_actions_a_task_without_an_output_still_masks(capsys, monkeypatch) -> None:
+    """deploy and login print with plain ``say``; their credentials are masked all the same."""
+    earlier = new_secret()
+    mask_secret(earlier)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    secret = new_secret()
+    mask_secret(secret)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"::add-mask::{secret}" in lines and f"::add-mask::{earlier}" in lines
+    assert isinstance(ci._active, GitHubOutput)
+
+
+def test_credential_discovery_masks_for_every_caller(capsys) -> None:
+    from pipeline.config import TargetConfig
+    from pipeline.registries import resolve_target, target_credentials
+
+    output_for({"GITHUB_ACTIONS": "true"})
+    password = new_secret()
+    environ = {"QUAY_USERNAME": "acme+robot", "QUAY_PASSWORD": password}
+    config = TargetConfig(kind="quay", name="quay", repository="quay.io/acme/app")
+    target = resolve_target(config, "acme/app", environ)
+    credentials = target_credentials(target, environ)
+    assert credentials is not None and credentials.password == password
+    assert capsys.readouterr().out.splitlines() == [f"::add-mask::{password}"]
 
 
 def test_a_secret_is_announced_once(capsys) -> None:
