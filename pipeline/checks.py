@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.outcome import CheckFailed, clip
+from pipeline.outcome import CheckFailed, CheckWarning, clip
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -284,10 +284,16 @@ def _last_health_output(health: Mapping[str, Any]) -> str:
     return f"exit {last.get('ExitCode')}: {clip(output, 300) or '(no output)'}"
 
 
-def graceful_stop(container: Container, stop_timeout: float, signal: str) -> str:
-    """Send the stop signal; the service must exit with code 0 within ``stop_timeout``."""
+def graceful_stop(
+    container: Container, stop_timeout: float, signal: str, strict: bool = True
+) -> str:
+    """Send the stop signal; the service must exit with code 0 within ``stop_timeout``.
+
+    Not ``strict``: a service that does not stop cleanly is a warning, not a failure.
+    """
     import requests
 
+    failure = CheckFailed if strict else CheckWarning
     container.reload()
     if container.status != "running":
         code = container.attrs["State"].get("ExitCode")
@@ -297,14 +303,14 @@ def graceful_stop(container: Container, stop_timeout: float, signal: str) -> str
     try:
         code = int(container.wait(timeout=stop_timeout)["StatusCode"])
     except requests.RequestException:
-        raise CheckFailed(
+        raise failure(
             f"still running {stop_timeout:g} s after {signal} (does the app handle {signal}?)",
             f"exit within {stop_timeout:g} s",
             "still running",
         ) from None
     seconds = time.monotonic() - started
     if code != 0:
-        raise CheckFailed(
+        raise failure(
             f"exited with code {code} after {signal}, expected 0",
             "exit code 0",
             f"exit code {code}",

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.checks import HttpCheck, graceful_stop, health_override, http_check, wait_ready
-from pipeline.config import SmokeConfig
+from pipeline.config import DEFAULT_STOP_TIMEOUT, SmokeConfig
 from pipeline.errors import StageFailed
 from pipeline.outcome import CheckFailed, CheckResult, CheckSkipped, Verdict, run_check
 from pipeline.result import Log
@@ -191,7 +191,7 @@ class _Service:
 
         results = [_logged(run_check("service", "readiness", fail), log)]
         names = [c.name for c in self.checks()]
-        if self.smoke.stop_timeout > 0:
+        if self.smoke.stop_timeout != 0:
             names.append(f"graceful stop ({self._stop_signal()})")
         return results + [_logged(run_check("service", n, _not_ready), log) for n in names]
 
@@ -207,10 +207,12 @@ class _Service:
         for check in http:
             run = functools.partial(http_check, self.url, check) if ready.passed else _not_ready
             results.append(_logged(run_check("service", check.name, run), log))
-        if self.smoke.stop_timeout > 0:
+        if self.smoke.stop_timeout != 0:
             signal = self._stop_signal()
+            strict = self.smoke.stop_timeout is not None
+            timeout = self.smoke.stop_timeout or DEFAULT_STOP_TIMEOUT
             stop = (
-                functools.partial(graceful_stop, container, self.smoke.stop_timeout, signal)
+                functools.partial(graceful_stop, container, timeout, signal, strict)
                 if ready.passed
                 else _not_ready
             )

@@ -158,4 +158,7 @@ def test_ci_config_runs_an_app_that_is_not_node_app(tmp_path, hoist_state):  # t
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "using offline stand-in hoist-offline/python:bookworm" in result.stdout
-    assert "/demo/py-app:demo" in result.stdout
+    # python as PID 1 ignores SIGTERM: reported, but only enforced when stop_timeout is set
+    assert "WARN  service: graceful stop (SIGTERM)" in result.stdout
+    assert "warning: " in result.stdout and "tagged latest only" in result.stdout
+    assert "/demo/py-app:latest" in result.stdout
