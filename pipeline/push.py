@@ -7,8 +7,14 @@ docker's stream (docker-py does not raise on registry errors, 3161: they arrive 
 ``{"error": ...}`` lines), then ask the registry itself which digest it serves and compare.
 Transient failures (dropped connections, timeouts, 429/5xx) are retried with exponential
 backoff and jitter; 401/403, invalid names and TLS trust problems fail at once. Short-lived
-tokens are fetched again when they expire between attempts. Targets run in parallel; one
-failing never stops the others, and every result says how many attempts and seconds it took.
+tokens are fetched again when they expire between attempts. One failing target never stops
+the others, and every result says how many attempts and seconds it took.
+
+Fan-out: docker compresses every layer again for each registry it pushes to, so with two or
+more targets the first is pushed with docker and the others receive a ``skopeo copy`` of what
+that registry now serves (compressed once, same digest), in parallel; the digest check is the
+same. Without skopeo, or when the first target fails, every target gets its own docker push,
+all in parallel.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.ci import mask_credentials
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.registries import Credentials, Target, prepare_target, target_credentials
+from pipeline.registries import Credentials, Target, prepare_target, skopeo, target_credentials
 from pipeline.registry_api import RegistryClient
 from pipeline.result import Log
 
@@ -66,6 +72,8 @@ class PushResult:
     endpoint: str = ""
     credentials: str = ""
     """Where the credentials came from (variable names or "anonymous"), never their value."""
+    copied_from: str | None = None
+    """The target whose registry this one was copied from (fan-out), if not pushed itself."""
 
     @property
     def ok(self) -> bool:
@@ -139,8 +147,13 @@ def push_all(
     environ: Mapping[str, str],
     log: Log,
     retry: RetryPolicy | None = None,
+    fan_out: bool = True,
 ) -> list[PushResult]:
-    """Push to every target in parallel; results come back in the order of ``targets``."""
+    """Push to every target; results come back in the order of ``targets``.
+
+    ``fan_out`` (the default) pushes the first target with docker and copies it to the
+    others; ``False`` gives every target its own docker push, all in parallel.
+    """
     if not targets:
         return []
     if not tags:
@@ -154,11 +167,32 @@ def push_all(
                 hint="give them different repositories or endpoints",
             )
     policy = retry or RetryPolicy()
-    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        futures = [
-            pool.submit(_TargetPush(client, target, environ, log, policy).run, image_id, tags)
-            for target in targets
-        ]
+    pushes = [_TargetPush(client, target, environ, log, policy) for target in targets]
+    if not fan_out or len(pushes) == 1 or not skopeo.available():
+        return _in_parallel(pushes, image_id, tags, None)
+    seed = pushes[0]
+    first = seed.run(image_id, tags)
+    source = None
+    if first.ok and first.digest:
+        source = _Source(seed.target, seed.credentials, first.digest)
+        log(f"[{seed.target.name}] copying from here to the other targets (no recompression)")
+    return [first, *_in_parallel(pushes[1:], image_id, tags, source)]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where fan-out copies come from: the first target, as pushed and verified."""
+
+    target: Target
+    credentials: Credentials | None
+    digest: str
+
+
+def _in_parallel(
+    pushes: list[_TargetPush], image_id: str, tags: list[str], source: _Source | None
+) -> list[PushResult]:
+    with ThreadPoolExecutor(max_workers=len(pushes)) as pool:
+        futures = [pool.submit(push.run, image_id, tags, source) for push in pushes]
         return [future.result() for future in futures]
 
 
@@ -181,9 +215,10 @@ class _TargetPush:
         self.credentials: Credentials | None = None
         self.fetched = False
         self.prepared = False
+        self.copied = False
         self.secrets: list[str] = []
 
-    def run(self, image_id: str, tags: list[str]) -> PushResult:
+    def run(self, image_id: str, tags: list[str], source: _Source | None = None) -> PushResult:
         target = self.target
         result = PushResult(
             target.name, target.repository, kind=target.kind, endpoint=target.endpoint
@@ -198,7 +233,11 @@ class _TargetPush:
                     if not self.prepared:
                         prepare_target(target, self.environ, self.log)
                         self.prepared = True
-                    result.digest = self._push_once(image_id, tags, credentials)
+                    if source is not None:
+                        result.digest = self._copy_once(image_id, source, tags, credentials)
+                        result.copied_from = source.target.name if self.copied else None
+                    else:
+                        result.digest = self._push_once(image_id, tags, credentials)
             result.references = [target.reference(tag) for tag in tags]
             self.log(f"[{target.name}] pushed {target.repository} {result.digest}")
         except PipelineError as exc:
@@ -276,6 +315,39 @@ class _TargetPush:
                 transient=True,
             )
         return error
+
+    def _copy_once(
+        self,
+        image_id: str,
+        source: _Source,
+        tags: list[str],
+        credentials: Credentials | None,
+    ) -> str:
+        """Copy the first target's image here with skopeo; docker push if TLS stands in the way
+        (an endpoint the engine trusts through daemon.json, which skopeo does not read)."""
+        for tag in tags:
+            try:
+                written = skopeo.copy(
+                    source.target, source.credentials, source.digest, self.target, credentials, tag
+                )
+            except skopeo.CopyFailed as exc:
+                error = classify_error(self.target.name, str(exc))
+                if _TLS.search(error.message):
+                    self.log(f"[{self.target.name}] copy failed ({error.message}); docker push")
+                    self.copied = False
+                    return self._push_once(image_id, tags, credentials)
+                raise self._recheck_unauthorized(error, credentials) from None
+            if written != source.digest:
+                raise RegistryError(
+                    self.target.name,
+                    f"copy of {source.digest} wrote {written}",
+                    transient=False,
+                    hint="the destination registry converted the manifest",
+                )
+        _verify(self.target, tags, source.digest, credentials)
+        self.copied = True
+        self.log(f"[{self.target.name}] copied from {source.target.name}: {self.target.repository}")
+        return source.digest
 
     def _push_once(self, image_id: str, tags: list[str], credentials: Credentials | None) -> str:
         from docker.errors import APIError

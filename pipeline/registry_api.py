@@ -30,7 +30,8 @@ TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 API_HOSTS = {"docker.io": "registry-1.docker.io", "index.docker.io": "registry-1.docker.io"}
 
 
-def _is_loopback(endpoint: str) -> bool:
+def is_loopback(endpoint: str) -> bool:
+    """Loopback registries are plain HTTP or self-signed as docker allows (127.0.0.0/8)."""
     host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint
     return host == "localhost" or host.startswith("127.") or host in ("[::1]", "::1")
 
@@ -106,7 +107,7 @@ class RegistryClient:
             self.session.get(f"https://{self.endpoint}/v2/", timeout=10, verify=self.verify)
             self._base = f"https://{self.endpoint}"
         except requests.exceptions.SSLError:
-            if not _is_loopback(self.endpoint):
+            if not is_loopback(self.endpoint):
                 raise
             self._base = f"http://{self.endpoint}"
         return self._base

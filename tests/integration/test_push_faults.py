@@ -163,6 +163,19 @@ def test_wrong_password_fails_at_once_naming_the_target(  # type: ignore[no-unty
     assert environ["REGISTRY_PASSWORD"] not in result.error
 
 
+def test_first_target_down_means_the_others_are_pushed_by_docker(  # type: ignore[no-untyped-def]
+    docker_client, tiny_image, registry_factory
+):
+    server = registry_factory()
+    environ = {"REGISTRY_USERNAME": server.username, "REGISTRY_PASSWORD": server.password}
+    down = resolve_target(_generic("down", f"127.0.0.1:{free_port()}"), "app", environ)
+    good = resolve_target(_generic("good", server.address), "app", environ)
+    fast = RetryPolicy(attempts=2, initial=0.1, max_wait=0.2)
+    first, second = push_all(docker_client, tiny_image, [down, good], ["v1"], environ, print, fast)
+    assert first.attempts == 2 and first.error and "connection refused" in first.error
+    assert second.ok and second.copied_from is None
+
+
 def test_no_credentials_at_all_says_how_to_provide_them(  # type: ignore[no-untyped-def]
     docker_client, tiny_image, registry_factory, tmp_path
 ):
@@ -222,6 +235,7 @@ def test_invoke_push_one_target_down_two_pushed_no_secret_leaks(  # type: ignore
     assert outcome["dockerhub"]["error"] is None and outcome["dockerhub"]["digest"]
     assert outcome["ghcr"]["repository"] == "ghcr.io/acme/app"
     assert outcome["dockerhub"]["repository"] == "docker.io/acme/app"
+    assert outcome["dockerhub"]["copied_from"] == "ghcr", "fan-out: pushed once, then copied"
     assert outcome["mirror"]["attempts"] == 4, "connection refused is transient: retried"
     assert "connection refused" in outcome["mirror"]["error"]
     summary_rows = [

@@ -187,6 +187,34 @@ def test_ecr_private_through_get_authorization_token(  # type: ignore[no-untyped
     assert names == ["team/app"], "create_repository: true created it in the parsed region"
 
 
+def test_fan_out_copies_the_first_push_to_the_other_registries(  # type: ignore[no-untyped-def]
+    docker_client, tiny_image, registry_factory
+):
+    """docker pushes to the first target only; skopeo copies from there (credentials in memory
+    files), across TLS and plain registries, and every registry serves the same digest."""
+    servers = [registry_factory(tls=True, username="ci-user"), registry_factory(username="acme"),
+               registry_factory(username="acme+ci")]  # fmt: skip
+    environ = {"REGISTRY_USERNAME": "ci-user", "REGISTRY_PASSWORD": servers[0].password,
+               "DOCKERHUB_USERNAME": "acme", "DOCKERHUB_TOKEN": servers[1].password,
+               "QUAY_USERNAME": "acme+ci", "QUAY_PASSWORD": servers[2].password}  # fmt: skip
+    configs = [
+        TargetConfig("generic", "harbor", "registry.example.com/team/app", servers[0].address),
+        TargetConfig("dockerhub", "hub", "acme/app", servers[1].address),
+        TargetConfig("quay", "quay", "quay.io/acme/app", servers[2].address),
+    ]
+    targets = [resolve_target(c, "app", environ) for c in configs]
+    lines: list[str] = []
+    results = push_all(docker_client, tiny_image, targets, ["1.0.0", "latest"], environ,
+                       lines.append, FAST)  # fmt: skip
+    assert [r.error for r in results] == [None, None, None]
+    assert [r.copied_from for r in results] == [None, "harbor", "harbor"]
+    assert sum(": Pushed" in line for line in lines) == 1, "one docker push uploaded the layer"
+    for server, result in zip(servers, results, strict=True):
+        path = result.repository.split("/", 1)[1]
+        for tag in ("1.0.0", "latest"):
+            assert served_digest(server, path, tag) == results[0].digest
+
+
 def test_local_kind_pushes_to_the_embedded_registry(  # type: ignore[no-untyped-def]
     docker_client, tiny_image, hoist_state, monkeypatch
 ):

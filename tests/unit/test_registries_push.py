@@ -94,3 +94,53 @@ def test_two_targets_pushing_to_the_same_place_are_refused() -> None:
         push_all(None, "sha256:x", [first, second], ["1"], {}, print)  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="no tags"):
         push_all(None, "sha256:x", [first], [], {}, print)  # type: ignore[arg-type]
+
+
+def test_skopeo_gets_credentials_through_memory_files_not_argv(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from pipeline.registries import skopeo
+
+    seen: dict[str, object] = {}
+
+    def fake_run(command: list[str], pass_fds: tuple[int, ...], **kw: object):  # type: ignore[no-untyped-def]
+        seen["argv"] = command
+        seen["auth"] = [json.loads(Path(f"/proc/self/fd/{fd}").read_text()) for fd in pass_fds]
+        Path(command[command.index("--digestfile") + 1]).write_text("sha256:d")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    source = _target("src", "127.0.0.1:5000")
+    dest = resolve_target(TargetConfig("dockerhub", "hub", "acme/app"), "app", {})
+    written = skopeo.copy(
+        source,
+        Credentials("u", "src-secret"),
+        "sha256:d",
+        dest,
+        Credentials("v", "dst-secret"),
+        "1",
+    )
+    assert written == "sha256:d"
+    argv = " ".join(seen["argv"])  # type: ignore[arg-type]
+    assert "secret" not in argv
+    assert "--src-tls-verify=false" in argv and "--dest-tls-verify=true" in argv
+    assert "docker://127.0.0.1:5000/acme/app@sha256:d docker://docker.io/acme/app:1" in argv
+    hub_auth = seen["auth"][1]["auths"]["https://index.docker.io/v1/"]["auth"]  # type: ignore[index]
+    assert hub_auth == "djpkc3Qtc2VjcmV0"  # base64("v:dst-secret")
+
+
+def test_skopeo_fatal_line_is_the_message() -> None:
+    from pipeline.registries.skopeo import _fatal_line
+
+    stderr = (
+        'time="x" level=warning msg="ignored"\n'
+        'time="y" level=fatal msg="initializing: pinging 127.0.0.1:1: Get \\"http://127.0.0.1:1/'
+        'v2/\\": dial tcp 127.0.0.1:1: connect: connection refused"\n'
+    )
+    message = _fatal_line(stderr)
+    assert message.endswith("connect: connection refused") and '"http://127.0.0.1:1/v2/"' in message
+    assert classify_error("t", message).transient
