@@ -6,7 +6,8 @@ runs each step on this machine, with act's own GitHub context (``GITHUB_ACTIONS=
 ``$GITHUB_OUTPUT``, ``$GITHUB_STEP_SUMMARY``, ``::add-mask::`` handling). Three events:
 
 * push to the default branch: ci.yml's checks, then its push job (``main``, ``sha-...``);
-* pull_request: ci.yml's checks only — nothing reaches any registry;
+* pull_request: ci.yml's checks only — nothing reaches any registry; and one whose
+  Dockerfile hadolint warns about: the finding is an ``::error file=...,line=...`` annotation;
 * tag ``v1.2.3``: release.yml pushes ``1.2.3``, ``1.2``, ``1`` and ``latest`` (and the
   ``sha-`` tag pipeline.yaml asks for) to both configured registries; the deploy job is
   skipped (no DEPLOY_HOST).
@@ -433,6 +434,44 @@ def test_pull_request_checks_and_pushes_nothing(project: Project) -> None:
     assert run.outputs("check", "build")["tags"].splitlines() == ["pr-7", f"sha-{sha[:7]}"]
     assert not run.commands("add-mask"), "no credential is even looked up without a push"
     assert project.registries.tags() == before
+    assert_clean_log(run, project)
+
+
+def test_a_lint_finding_in_a_pull_request_becomes_an_annotation(project: Project) -> None:
+    git(project.root, "checkout", "-q", "-b", "feature/lint")
+    dockerfile = project.root / "node-app" / "Dockerfile"
+    lines = dockerfile.read_text().splitlines()
+    at = lines.index("WORKDIR /app") + 1
+    lines.insert(at, "RUN cd /app && ls")  # hadolint DL3003 (warning): use WORKDIR
+    dockerfile.write_text("\n".join(lines) + "\n")
+    git(project.root, "commit", "-qam", "a Dockerfile line hadolint warns about")
+    sha = project.sha
+    run = project.act(
+        "pull_request",
+        "ci.yml",
+        {
+            "action": "synchronize",
+            "number": 8,
+            "pull_request": {
+                "number": 8,
+                "head": {"ref": "feature/lint", "sha": sha},
+                "base": {"ref": "main", "sha": sha},
+            },
+            "repository": repository_payload(),
+        },
+    )
+    assert run.returncode != 0
+    assert run.job_result("check") == "failure"
+    steps = run.step_results("check")
+    assert steps.get("lint") == "failure" and "build" not in steps, steps
+    errors = [c for c in run.commands("error") if c.get("kvPairs", {}).get("file")]
+    assert [(e["kvPairs"]["file"], e["kvPairs"]["line"]) for e in errors] == [
+        ("node-app/Dockerfile", str(at + 1))
+    ]
+    assert errors[0]["kvPairs"]["title"] == "hadolint DL3003"
+    assert "WORKDIR" in errors[0]["arg"]
+    failures = [c["arg"] for c in run.commands("error") if c["kvPairs"] == {"title": "hoist"}]
+    assert len(failures) == 1 and "DL3003" in failures[0], failures
     assert_clean_log(run, project)
 
 
