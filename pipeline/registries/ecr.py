@@ -129,7 +129,7 @@ def _client(target: Target, environ: Mapping[str, str]) -> Any:
         "aws_secret_access_key": environ.get("AWS_SECRET_ACCESS_KEY"),
         "aws_session_token": environ.get("AWS_SESSION_TOKEN"),
     }
-    profile = None if keys["aws_access_key_id"] else environ.get("AWS_PROFILE")
+    profile = None if keys["aws_access_key_id"] else environ.get("AWS_PROFILE") or None
     with _aws_errors(target, "credentials"):
         session = boto3.session.Session(profile_name=profile, **keys)
         if session.get_credentials() is None:

@@ -339,3 +339,11 @@ def test_acr_without_credentials_names_the_variables(monkeypatch: pytest.MonkeyP
     message = missing("acr", ACR, {"AZURE_CLIENT_ID": "id"})
     assert "set AZURE_CLIENT_SECRET (a service principal" in message
     assert "pip install 'hoist[azure]'" in message
+
+
+def test_empty_variables_count_as_missing() -> None:
+    """GitHub Actions turns an unset secret into an empty string."""
+    empty = {"DOCKERHUB_USERNAME": "acme", "DOCKERHUB_TOKEN": ""}
+    assert "set DOCKERHUB_TOKEN (" in missing("dockerhub", "acme/app", empty)
+    blank_aws = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": ""}
+    assert "no AWS credentials found" in missing("ecr", ECR_PRIVATE, blank_aws)
