@@ -14,7 +14,8 @@ from pipeline.registries.base import Credentials, Target, check_options, target_
 from pipeline.registry_server import embedded_registry, ensure_embedded_registry
 
 
-def make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -> Target:
+def check_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -> str:
+    """Validate the target without starting the registry; the repository path."""
     check_options(config, {})
     path = config.repository or _without_host(image)
     if not IMAGE_NAME_RE.match(path) or path != _without_host(path):
@@ -23,6 +24,13 @@ def make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) ->
             f"registries[{config.name}].repository",
             f"{path!r}: the local registry takes a path without a host (e.g. team/app)",
         )
+    if config.endpoint:
+        target_from(config, "127.0.0.1", path)  # refuses an endpoint that is not HOST[:PORT]
+    return path
+
+
+def make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -> Target:
+    path = check_target(config, image, environ)
     server = ensure_embedded_registry()
     return target_from(config, server.address, path)
 
