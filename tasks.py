@@ -59,6 +59,7 @@ def _run(  # type: ignore[no-untyped-def]
             on_stage=output.stage,
             on_findings=output.findings,
         )
+        runner.check_inputs()  # bad input: exit 2 with nothing built and no report written
         try:
             runner.run()
         finally:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pipeline.build import BuildResult
     from pipeline.lint import Finding
     from pipeline.registries import Target
+    from pipeline.tags import Metadata
 
 STAGES = ("lint", "build", "smoke", "push")
 
@@ -74,6 +75,7 @@ class Runner:
         )
         self._client: docker.DockerClient | None = None
         self._built: BuildResult | None = None
+        self._metadata: Metadata | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -82,6 +84,31 @@ class Runner:
         if self._client is None:
             self._client = docker_client()
         return self._client
+
+    def check_inputs(self) -> None:
+        """Refuse bad input before any stage runs: nothing is built, started or pushed.
+
+        pipeline.yaml was validated when loaded; this checks what only a run can: the build
+        context (no symlink leading outside it), the tags of this context (rules evaluated,
+        ``DOCKER_METADATA_*`` variables) and the push targets ``--to`` selects. Each problem
+        is a ``ConfigError`` (exit code 2), raised before the report exists.
+        """
+        if "build" in self.options.stages:
+            from pipeline.build import check_context
+            from pipeline.metadata import image_metadata
+
+            check_context(self.config.build.context, self.config.build.dockerfile)
+            self._metadata = image_metadata(self.config, self.environ)
+        if "push" in self.options.stages:
+            from pipeline.registries import check_targets
+
+            check_targets(
+                self.config.registries,
+                self.options.targets,
+                self.config.image,
+                self.environ,
+                self.config.path.name,
+            )
 
     def run(self) -> RunReport:
         if self.options.skip_smoke:
@@ -142,7 +169,7 @@ class Runner:
         from pipeline.build import build_image
         from pipeline.metadata import image_metadata
 
-        metadata = image_metadata(self.config, self.environ)
+        metadata = self._metadata or image_metadata(self.config, self.environ)
         for warning in metadata.warnings:
             self.log(f"warning: {warning}")
         if not metadata.tags:
