@@ -252,13 +252,48 @@ def _read_yaml(config_path: Path, source: str) -> Any:
             raise ConfigError(
                 source, None, f"{aliases} YAML aliases, over {MAX_ALIASES} (alias bomb refused)"
             )
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
+        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), source)
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         raise ConfigError(source, line, f"invalid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, None, f"invalid YAML: {exc}") from None
+    except RecursionError:  # PyYAML parses recursively: [[[[...]]]] thousands deep
+        raise ConfigError(source, None, "invalid YAML: nested too deeply") from None
+
+
+def _refuse_duplicate_keys(root: Any, source: str) -> None:
+    """Refuse a key given twice in one mapping: PyYAML silently keeps the last one, so a
+    second ``smoke:`` further down would quietly replace the first. Shared (aliased) nodes are
+    visited once."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    if (key.tag, key.value) in keys:
+                        mark = key.start_mark
+                        raise ConfigError(
+                            source,
+                            f"line {mark.line + 1}, column {mark.column + 1}",
+                            f"duplicate key {key.value!r}",
+                            hint="YAML would keep only the last one: remove or merge the other",
+                        )
+                    keys.add((key.tag, key.value))
+                stack += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
 
 
 def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
