@@ -20,11 +20,10 @@ now=None, short_sha_length=7, source="metadata") -> Metadata``
     Validate early (config load) so a typo fails before anything is built.
 ``sanitize_tag(value) -> str``
     What every produced tag goes through.
-``parse_semver(text) -> SemVer | None`` / ``parse_pep440(text) -> Pep440Version | None``
-    The two version grammars the ``semver`` and ``pep440`` rules accept.
-``compile_template(text, names) -> Template`` / ``format_moment(moment, fmt) -> str``
-    The ``{{...}}`` subset (``GLOBAL_NAMES``, ``SEMVER_NAMES``... say which names a place
-    accepts) and moment.js date formatting, for callers checking templates of their own.
+``GLOBAL_NAMES``, ``DATE_NAMES``, ``SEMVER_NAMES``, ``PEP440_NAMES``
+    The template names each place of a rule accepts (``value=``/``prefix=``/labels, the
+    ``schedule``, ``semver`` and ``pep440`` patterns); pass them to ``compile_template``
+    (``pipeline.templates``) to check a template of your own.
 ``RepoInfo``, ``Metadata``, ``TagRule``, ``Flavor``
     The data in and out. ``Metadata.tags`` are tag names in priority order, de-duplicated,
     ``latest`` (with its flavor prefix/suffix) last; ``Metadata.version`` is the first one.
@@ -42,8 +41,11 @@ Deliberate differences from metadata-action
 * The ``latest`` tag is listed once even if a ``raw`` rule also produced ``latest``, and the
   flavor prefix/suffix on ``latest`` get their ``{{...}}`` expressions expanded.
 * ``match=`` on semver/pep440 uses group 1 when the regex has a group, else the whole match.
-* Templates support what tag rules use: ``{{name}}``, ``{{{name}}}``, helper calls with
-  quoted arguments and ``tz=`` options, comments; no block helpers or partials.
+
+What metadata-action takes from libraries has a module of its own, each giving that
+library's output: ``pipeline.templates`` (Handlebars' ``{{...}}``; what of it is supported),
+``pipeline.moment`` (moment.js date formats) and ``pipeline.versions`` (node-semver and PEP
+440). This module holds the rules themselves and the names they hand to templates.
 """
 
 from __future__ import annotations
@@ -51,12 +53,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
-from typing import NamedTuple, TypeAlias
+from datetime import datetime, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import ConfigError
 from pipeline.git import Context
+from pipeline.moment import check_moment_format, format_moment
+from pipeline.templates import (
+    Mustache,
+    PathExpression,
+    Spec,
+    Template,
+    TemplateError,
+    compile_template,
+)
+from pipeline.versions import parse_pep440, parse_semver
 
 DEFAULT_RULES = (
     "type=schedule",
@@ -91,10 +103,6 @@ _TYPE_ATTRS = {
 _REF_EVENTS = ("branch", "tag", "pr")
 _SHA_FORMATS = ("short", "long")
 _INVALID_TAG_CHARS = re.compile(r"[^a-zA-Z0-9._-]+")
-
-
-class TemplateError(ValueError):
-    """A ``{{...}}`` template cannot be used; callers turn it into a ConfigError."""
 
 
 # --- data in and out -----------------------------------------------------------------------
@@ -407,37 +415,29 @@ def _on_latest(flavor: Flavor, affix: str, value: str) -> Flavor:
     return flavor
 
 
-# --- templates (the handlebars subset metadata-action's rules use) -------------------------
+# --- template names (what each templated place of a rule may use) -------------------------
 
 
-class _Path(NamedTuple):
-    """An unquoted argument: handlebars looks it up in its data, where it is undefined."""
-
-    name: str
-
-
-_Param: TypeAlias = str | int | float | bool | None | _Path
-
-
-class _Mustache(NamedTuple):
-    name: str
-    params: tuple[_Param, ...]
-    options: tuple[tuple[str, _Param], ...]
-    escape: bool
-
-
-class _Spec(NamedTuple):
-    """How a template name may be called: positional argument count and option names."""
-
-    min_params: int = 0
-    max_params: int = 0
-    options: frozenset[str] = frozenset()
+def _check_date_call(mustache: Mustache) -> None:
+    """``{{date 'format' tz='Zone'}}``: a quoted format hoist can render, an IANA zone."""
+    fmt = mustache.params[0]
+    if not isinstance(fmt, (str, PathExpression)):
+        raise TemplateError(f"{{{{{mustache.name}}}}} needs a quoted format like 'YYYYMMDD'")
+    if isinstance(fmt, str):
+        try:
+            check_moment_format(fmt)
+        except ValueError as exc:
+            raise TemplateError(str(exc)) from exc
+    for _, zone in mustache.options:
+        if not isinstance(zone, str):
+            raise TemplateError("tz= needs a quoted time zone like 'Europe/Paris'")
+        _zone(zone)
 
 
-_VALUE = _Spec()
-_DATE = _Spec(1, 1, frozenset({"tz"}))
-DATE_NAMES: Mapping[str, _Spec] = {"date": _DATE, "commit_date": _DATE}
-GLOBAL_NAMES: Mapping[str, _Spec] = {
+_VALUE = Spec()
+_DATE = Spec(1, 1, frozenset({"tz"}), _check_date_call)
+DATE_NAMES: Mapping[str, Spec] = {"date": _DATE, "commit_date": _DATE}
+GLOBAL_NAMES: Mapping[str, Spec] = {
     "branch": _VALUE,
     "tag": _VALUE,
     "sha": _VALUE,
@@ -446,364 +446,12 @@ GLOBAL_NAMES: Mapping[str, _Spec] = {
     "is_not_default_branch": _VALUE,
     **DATE_NAMES,
 }
-PEP440_NAMES: Mapping[str, _Spec] = dict.fromkeys(
+PEP440_NAMES: Mapping[str, Spec] = dict.fromkeys(
     ("raw", "version", "major", "minor", "patch"), _VALUE
 )
-SEMVER_NAMES: Mapping[str, _Spec] = {**PEP440_NAMES, "prerelease": _VALUE, "build": _VALUE}
+SEMVER_NAMES: Mapping[str, Spec] = {**PEP440_NAMES, "prerelease": _VALUE, "build": _VALUE}
 
-Helpers: TypeAlias = Mapping[str, Callable[..., object]]
-
-
-@dataclass(frozen=True)
-class Template:
-    """A compiled ``{{...}}`` template: literal text and expressions, checked by name."""
-
-    source: str
-    nodes: tuple[str | _Mustache, ...]
-
-    @property
-    def is_raw_statement(self) -> bool:
-        """True when the whole pattern is ``{{raw}}`` (pre-releases then keep the raw tag)."""
-        if len(self.nodes) != 1 or isinstance(self.nodes[0], str):
-            return False
-        return self.nodes[0].name == "raw" and not self.nodes[0].params
-
-    def render(self, helpers: Helpers) -> str:
-        """Fill in the expressions; ``{{x}}`` output is HTML-escaped as handlebars does."""
-        out: list[str] = []
-        for node in self.nodes:
-            if isinstance(node, str):
-                out.append(node)
-                continue
-            params = [None if isinstance(p, _Path) else p for p in node.params]
-            options = {k: None if isinstance(v, _Path) else v for k, v in node.options}
-            text = _stringify(helpers[node.name](*params, **options))
-            out.append(_html_escape(text) if node.escape else text)
-        return "".join(out)
-
-
-_VERSION_TEMPLATE = Template("{{version}}", (_Mustache("version", (), (), True),))
-
-
-def compile_template(text: str, names: Mapping[str, _Spec]) -> Template:
-    """Parse ``text`` and check every expression against ``names``; TemplateError if not."""
-    nodes: list[str | _Mustache] = []
-    for literal, body, escape in _split_mustaches(text):
-        if literal:
-            nodes.append(literal)
-        if body is not None:
-            mustache = _parse_mustache(body, escape)
-            if mustache is not None:
-                _check_mustache(mustache, names)
-                nodes.append(mustache)
-    return Template(text, tuple(nodes))
-
-
-def _split_mustaches(text: str) -> Iterable[tuple[str, str | None, bool]]:
-    """Yield (literal text, expression body or None, escape?) in order; ``\\{{`` is literal."""
-    pos = 0
-    while True:
-        start = text.find("{{", pos)
-        if start < 0:
-            yield text[pos:], None, True
-            return
-        if start > 0 and text[start - 1] == "\\":
-            yield text[pos : start - 1] + "{{", None, True
-            pos = start + 2
-            continue
-        triple = text.startswith("{{{", start)
-        opener, closer = ("{{{", "}}}") if triple else ("{{", "}}")
-        end = text.find(closer, start + len(opener))
-        if end < 0:
-            raise TemplateError(f"unclosed {opener} in {text!r}")
-        yield text[pos:start], text[start + len(opener) : end], not triple
-        pos = end + len(closer)
-
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<key>[A-Za-z_][\w-]*)=(?=\S)
-      | '(?P<single>(?:\\.|[^'\\])*)'
-      | "(?P<double>(?:\\.|[^"\\])*)"
-      | (?P<word>[^\s'"=]+)
-    )""",
-    re.VERBOSE,
-)
-
-
-def _parse_mustache(body: str, escape: bool) -> _Mustache | None:
-    stripped = body.strip()
-    if stripped.startswith("!"):
-        return None  # a comment
-    if not stripped or stripped[0] in "#/^>&~" or stripped.endswith("~") or stripped == "else":
-        raise TemplateError(f"unsupported expression {{{{{stripped}}}}}")
-    tokens = _tokens(stripped)
-    kind, name = tokens[0]
-    if kind != "word":
-        raise TemplateError(f"expression {{{{{stripped}}}}} must start with a name")
-    params: list[_Param] = []
-    options: list[tuple[str, _Param]] = []
-    rest = iter(tokens[1:])
-    for kind, value in rest:
-        if kind == "key":
-            next_token = next(rest, None)
-            if next_token is None or next_token[0] == "key":
-                raise TemplateError(f"option {value}= has no value in {{{{{stripped}}}}}")
-            options.append((value, _param(*next_token)))
-        else:
-            params.append(_param(kind, value))
-    return _Mustache(name, tuple(params), tuple(options), escape)
-
-
-def _tokens(body: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(body):
-        match = _TOKEN.match(body, pos)
-        if not match or match.end() == pos:
-            raise TemplateError(f"cannot parse {{{{{body}}}}} at {body[pos:]!r}")
-        kind = match.lastgroup or "word"
-        tokens.append((kind, match.group(kind)))
-        pos = match.end()
-        while pos < len(body) and body[pos].isspace():
-            pos += 1
-    return tokens
-
-
-def _param(kind: str, value: str) -> _Param:
-    if kind == "single":
-        return value.replace("\\'", "'")
-    if kind == "double":
-        return value.replace('\\"', '"')
-    literals: dict[str, _Param] = {"true": True, "false": False, "null": None, "undefined": None}
-    if value in literals:
-        return literals[value]
-    if re.fullmatch(r"-?\d+", value):
-        return int(value)
-    if re.fullmatch(r"-?\d+\.\d+", value):
-        return float(value)
-    return _Path(value)
-
-
-def _check_mustache(mustache: _Mustache, names: Mapping[str, _Spec]) -> None:
-    spec = names.get(mustache.name)
-    if spec is None:
-        known = ", ".join(names) or "none"
-        raise TemplateError(f"unknown expression {{{{{mustache.name}}}}} (known: {known})")
-    count = len(mustache.params)
-    if not spec.min_params <= count <= spec.max_params:
-        raise TemplateError(f"{{{{{mustache.name}}}}} takes {spec.max_params} argument(s)")
-    for key, _ in mustache.options:
-        if key not in spec.options:
-            raise TemplateError(f"unknown {key} attribute for {{{{{mustache.name}}}}}")
-    if spec is _DATE:
-        _check_date_call(mustache)
-
-
-def _check_date_call(mustache: _Mustache) -> None:
-    fmt = mustache.params[0]
-    if not isinstance(fmt, (str, _Path)):
-        raise TemplateError(f"{{{{{mustache.name}}}}} needs a quoted format like 'YYYYMMDD'")
-    if isinstance(fmt, str):
-        check_moment_format(fmt)
-    for _, zone in mustache.options:
-        if not isinstance(zone, str):
-            raise TemplateError("tz= needs a quoted time zone like 'Europe/Paris'")
-        _zone(zone)
-
-
-def _stringify(value: object) -> str:
-    """How handlebars prints a value: nothing for null, JS spelling for booleans and lists."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ",".join(_stringify(item) for item in value)
-    return str(value)
-
-
-_HTML_ESCAPES = {
-    "&": "&amp;",
-    "<": "&lt;",
-    ">": "&gt;",
-    '"': "&quot;",
-    "'": "&#x27;",
-    "`": "&#x60;",
-    "=": "&#x3D;",
-}
-
-
-def _html_escape(text: str) -> str:
-    """Handlebars escapes ``{{x}}`` output; kept so odd branch names give identical tags."""
-    return "".join(_HTML_ESCAPES.get(char, char) for char in text)
-
-
-# --- dates (moment.js format tokens, English locale) ---------------------------------------
-
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_LONG_FORMATS = {
-    "LTS": "h:mm:ss A",
-    "LT": "h:mm A",
-    "LLLL": "dddd, MMMM D, YYYY h:mm A",
-    "LLL": "MMMM D, YYYY h:mm A",
-    "LL": "MMMM D, YYYY",
-    "L": "MM/DD/YYYY",
-    "llll": "ddd, MMM D, YYYY h:mm A",
-    "lll": "MMM D, YYYY h:mm A",
-    "ll": "MMM D, YYYY",
-    "l": "M/D/YYYY",
-}
-_LONG_FORMAT_TOKEN = re.compile(r"(\[[^\[]*\])|(\\)?(LTS|LT|LL?L?L?|l{1,4})")
-_FORMAT_TOKEN = re.compile(
-    r"(\[[^\[]*\])|(\\)?([Hh]mm(?:ss)?|Mo|MM?M?M?|Do|DDDo|DD?D?D?|ddd?d?|do?|w[o|w]?|W[o|W]?"
-    r"|Qo?|N{1,5}|YYYYYY|YYYYY|YYYY|YY|y{2,4}|yo?|gg(?:ggg?)?|GG(?:GGG?)?|e|E|a|A|hh?|HH?"
-    r"|kk?|mm?|ss?|S{1,9}|x|X|zz?|ZZ?|.)",
-    re.S,
-)
-_UNSUPPORTED_TOKENS = re.compile(r"N{1,5}|y{2,4}|yo?")
-
-
-def check_moment_format(fmt: str) -> None:
-    """Refuse moment tokens hoist does not render (eras), instead of printing them raw."""
-    for match in _FORMAT_TOKEN.finditer(_expand_long_formats(fmt)):
-        token = match.group(3)
-        if token and not match.group(2) and _UNSUPPORTED_TOKENS.fullmatch(token):
-            raise TemplateError(f"date token {token!r} is not supported (use YYYY for years)")
-
-
-def format_moment(moment: datetime, fmt: str | None) -> str:
-    """Render ``moment`` like moment.js ``format(fmt)`` does; no format gives ISO 8601."""
-    if fmt is None:
-        utc = moment.utcoffset() == timedelta(0)
-        fmt = "YYYY-MM-DDTHH:mm:ss[Z]" if utc else "YYYY-MM-DDTHH:mm:ssZ"
-    out: list[str] = []
-    for match in _FORMAT_TOKEN.finditer(_expand_long_formats(fmt)):
-        bracketed, escaped, token = match.groups()
-        if bracketed:
-            out.append(bracketed[1:-1])
-        elif escaped or token not in _MOMENT_TOKENS:
-            out.append(token)
-        else:
-            out.append(_MOMENT_TOKENS[token](moment))
-    return "".join(out)
-
-
-def _expand_long_formats(fmt: str) -> str:
-    def expand(match: re.Match[str]) -> str:
-        if match.group(1) or match.group(2):
-            return match.group(0)
-        return _LONG_FORMATS[match.group(3)]
-
-    return _LONG_FORMAT_TOKEN.sub(expand, fmt)
-
-
-def _ordinal(number: int) -> str:
-    if (number % 100) // 10 == 1:
-        return f"{number}th"
-    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
-
-
-def _locale_week(day: date) -> tuple[int, int]:
-    """moment's English week: starts on Sunday, week 1 is the one holding January 1st."""
-    start = day - timedelta(days=(day.weekday() + 1) % 7)
-    week_year = (start + timedelta(days=6)).year
-    jan1 = date(week_year, 1, 1)
-    first = jan1 - timedelta(days=(jan1.weekday() + 1) % 7)
-    return week_year, (start - first).days // 7 + 1
-
-
-def _offset(moment: datetime, separator: str) -> str:
-    minutes = int((moment.utcoffset() or timedelta(0)).total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}{separator}{mins:02d}"
-
-
-def _fraction(digits: int) -> Callable[[datetime], str]:
-    return lambda m: f"{m.microsecond // 1000:03d}{'0' * 6}"[:digits]
-
-
-def _hour12(m: datetime) -> int:
-    return m.hour % 12 or 12
-
-
-_MOMENT_TOKENS: dict[str, Callable[[datetime], str]] = {
-    "M": lambda m: str(m.month),
-    "Mo": lambda m: _ordinal(m.month),
-    "MM": lambda m: f"{m.month:02d}",
-    "MMM": lambda m: _MONTHS[m.month - 1][:3],
-    "MMMM": lambda m: _MONTHS[m.month - 1],
-    "Q": lambda m: str((m.month - 1) // 3 + 1),
-    "Qo": lambda m: _ordinal((m.month - 1) // 3 + 1),
-    "D": lambda m: str(m.day),
-    "Do": lambda m: _ordinal(m.day),
-    "DD": lambda m: f"{m.day:02d}",
-    "DDD": lambda m: str(m.timetuple().tm_yday),
-    "DDDo": lambda m: _ordinal(m.timetuple().tm_yday),
-    "DDDD": lambda m: f"{m.timetuple().tm_yday:03d}",
-    "d": lambda m: str((m.weekday() + 1) % 7),
-    "do": lambda m: _ordinal((m.weekday() + 1) % 7),
-    "dd": lambda m: _WEEKDAYS[(m.weekday() + 1) % 7][:2],
-    "ddd": lambda m: _WEEKDAYS[(m.weekday() + 1) % 7][:3],
-    "dddd": lambda m: _WEEKDAYS[(m.weekday() + 1) % 7],
-    "e": lambda m: str((m.weekday() + 1) % 7),
-    "E": lambda m: str(m.isoweekday()),
-    "w": lambda m: str(_locale_week(m.date())[1]),
-    "wo": lambda m: _ordinal(_locale_week(m.date())[1]),
-    "ww": lambda m: f"{_locale_week(m.date())[1]:02d}",
-    "W": lambda m: str(m.isocalendar()[1]),
-    "Wo": lambda m: _ordinal(m.isocalendar()[1]),
-    "WW": lambda m: f"{m.isocalendar()[1]:02d}",
-    "YY": lambda m: f"{m.year % 100:02d}",
-    "YYYY": lambda m: f"{m.year:04d}",
-    "YYYYY": lambda m: f"{m.year:05d}",
-    "YYYYYY": lambda m: f"{'-' if m.year < 0 else '+'}{abs(m.year):06d}",
-    "Y": lambda m: f"{m.year:04d}" if m.year <= 9999 else f"+{m.year}",
-    "gg": lambda m: f"{_locale_week(m.date())[0] % 100:02d}",
-    "gggg": lambda m: f"{_locale_week(m.date())[0]:04d}",
-    "ggggg": lambda m: f"{_locale_week(m.date())[0]:05d}",
-    "GG": lambda m: f"{m.isocalendar()[0] % 100:02d}",
-    "GGGG": lambda m: f"{m.isocalendar()[0]:04d}",
-    "GGGGG": lambda m: f"{m.isocalendar()[0]:05d}",
-    "a": lambda m: "am" if m.hour < 12 else "pm",
-    "A": lambda m: "AM" if m.hour < 12 else "PM",
-    "H": lambda m: str(m.hour),
-    "HH": lambda m: f"{m.hour:02d}",
-    "h": lambda m: str(_hour12(m)),
-    "hh": lambda m: f"{_hour12(m):02d}",
-    "k": lambda m: str(m.hour or 24),
-    "kk": lambda m: f"{m.hour or 24:02d}",
-    "Hmm": lambda m: f"{m.hour}{m.minute:02d}",
-    "Hmmss": lambda m: f"{m.hour}{m.minute:02d}{m.second:02d}",
-    "hmm": lambda m: f"{_hour12(m)}{m.minute:02d}",
-    "hmmss": lambda m: f"{_hour12(m)}{m.minute:02d}{m.second:02d}",
-    "m": lambda m: str(m.minute),
-    "mm": lambda m: f"{m.minute:02d}",
-    "s": lambda m: str(m.second),
-    "ss": lambda m: f"{m.second:02d}",
-    **{"S" * n: _fraction(n) for n in range(1, 10)},
-    "X": lambda m: str(int(m.timestamp())),
-    "x": lambda m: str(int(m.timestamp() * 1000)),
-    "Z": lambda m: _offset(m, ":"),
-    "ZZ": lambda m: _offset(m, ""),
-    "z": lambda m: m.tzname() or "",
-    "zz": lambda m: m.tzname() or "",
-}
+_VERSION_TEMPLATE = Template("{{version}}", (Mustache("version", (), (), True),))
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -821,160 +469,6 @@ def _date_helper(moment: datetime) -> Callable[..., str]:
         return format_moment(moment.astimezone(zone), fmt if isinstance(fmt, str) else None)
 
     return render
-
-
-# --- versions ------------------------------------------------------------------------------
-
-_MAX_SAFE_INTEGER = 2**53 - 1
-_SEMVER_NUMBER = r"0|[1-9][0-9]*"
-_SEMVER_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][a-zA-Z0-9-]*)"
-_SEMVER = re.compile(
-    rf"v?(?P<major>{_SEMVER_NUMBER})\.(?P<minor>{_SEMVER_NUMBER})\.(?P<patch>{_SEMVER_NUMBER})"
-    rf"(?:-(?P<pre>{_SEMVER_PRE_ID}(?:\.{_SEMVER_PRE_ID})*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-)
-
-
-@dataclass(frozen=True)
-class SemVer:
-    """A semantic version as node-semver (strict) accepts it: optional ``v``, no ``=``."""
-
-    raw: str
-    major: int
-    minor: int
-    patch: int
-    prerelease: tuple[str | int, ...]
-    build: tuple[str, ...]
-
-    @property
-    def version(self) -> str:
-        """``major.minor.patch[-prerelease]``: node-semver drops build metadata here."""
-        core = f"{self.major}.{self.minor}.{self.patch}"
-        return f"{core}-{'.'.join(map(str, self.prerelease))}" if self.prerelease else core
-
-    def helpers(self) -> Helpers:
-        values: dict[str, object] = {
-            "raw": self.raw,
-            "version": self.version,
-            "major": self.major,
-            "minor": self.minor,
-            "patch": self.patch,
-            "prerelease": list(self.prerelease),
-            "build": list(self.build),
-        }
-        return {name: _constant(value) for name, value in values.items()}
-
-
-def _constant(value: object) -> Callable[[], object]:
-    return lambda: value
-
-
-def parse_semver(text: str) -> SemVer | None:
-    """The version in ``text`` (surrounding blanks ignored), or None if it is not semver."""
-    raw = text.strip()
-    match = _SEMVER.fullmatch(raw)
-    if not match or len(raw) > 256:
-        return None
-    numbers = [int(match.group(part)) for part in ("major", "minor", "patch")]
-    if any(number > _MAX_SAFE_INTEGER for number in numbers):
-        return None
-    pre = tuple(_pre_identifier(part) for part in (match.group("pre") or "").split(".") if part)
-    build = tuple((match.group("build") or "").split(".")) if match.group("build") else ()
-    return SemVer(raw, numbers[0], numbers[1], numbers[2], pre, build)
-
-
-def _pre_identifier(part: str) -> str | int:
-    return int(part) if part.isdigit() and int(part) <= _MAX_SAFE_INTEGER else part
-
-
-_PEP440 = re.compile(
-    r"""
-    v?
-    (?:(?P<epoch>[0-9]+)!)?
-    (?P<release>[0-9]+(?:\.[0-9]+)*)
-    (?:[-_.]?(?P<pre_l>alpha|beta|preview|pre|rc|a|b|c)[-_.]?(?P<pre_n>[0-9]+)?)?
-    (?:-(?P<post_implicit>[0-9]+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n>[0-9]+)?)?
-    (?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?
-    (?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
-_PRE_SPELLINGS = {"alpha": "a", "beta": "b", "c": "rc", "pre": "rc", "preview": "rc"}
-
-
-@dataclass(frozen=True)
-class Pep440Version:
-    """A PEP 440 version, parsed from the spec's grammar and normalised the spec's way."""
-
-    raw: str
-    epoch: int
-    release: tuple[int, ...]
-    pre: tuple[str, int] | None
-    post: int | None
-    dev: int | None
-    local: str | None
-
-    @property
-    def is_prerelease(self) -> bool:
-        return self.pre is not None or self.dev is not None
-
-    @property
-    def is_special(self) -> bool:
-        """Pre-, post- or dev-release: metadata-action only tags ``{{version}}`` for these."""
-        return self.is_prerelease or self.post is not None
-
-    @property
-    def normalized(self) -> str:
-        parts = [f"{self.epoch}!" if self.epoch else "", ".".join(map(str, self.release))]
-        if self.pre:
-            parts.append(f"{self.pre[0]}{self.pre[1]}")
-        if self.post is not None:
-            parts.append(f".post{self.post}")
-        if self.dev is not None:
-            parts.append(f".dev{self.dev}")
-        if self.local:
-            parts.append(f"+{self.local}")
-        return "".join(parts)
-
-    def part(self, index: int) -> int:
-        return self.release[index] if index < len(self.release) else 0
-
-    def helpers(self) -> Helpers:
-        return {
-            "raw": lambda: self.raw,
-            "version": lambda: self.normalized,
-            "major": lambda: self.part(0),
-            "minor": lambda: self.part(1),
-            "patch": lambda: self.part(2),
-        }
-
-
-def parse_pep440(text: str) -> Pep440Version | None:
-    """The PEP 440 version ``text`` spells (any case, ``v`` prefix allowed), or None."""
-    match = _PEP440.fullmatch(text)
-    if not match:
-        return None
-    pre = None
-    if match.group("pre_l"):
-        letter = match.group("pre_l").lower()
-        pre = (_PRE_SPELLINGS.get(letter, letter), int(match.group("pre_n") or 0))
-    post = match.group("post_implicit") or match.group("post_n")
-    if post is None and match.group("post_l"):
-        post = "0"
-    local = match.group("local")
-    return Pep440Version(
-        raw=text,
-        epoch=int(match.group("epoch") or 0),
-        release=tuple(int(part) for part in match.group("release").split(".")),
-        pre=pre,
-        post=int(post) if post is not None else None,
-        dev=int(match.group("dev_n") or 0) if match.group("dev_l") else None,
-        local=".".join(_local_parts(local)) if local else None,
-    )
-
-
-def _local_parts(local: str) -> list[str]:
-    return [str(int(p)) if p.isdigit() else p.lower() for p in re.split(r"[-_.]", local)]
 
 
 # --- evaluation ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.git import Context
+from pipeline.moment import format_moment
 from pipeline.tags import (
     DEFAULT_PRIORITIES,
     GLOBAL_NAMES,
@@ -23,17 +24,14 @@ from pipeline.tags import (
     Flavor,
     Metadata,
     RepoInfo,
-    TemplateError,
-    compile_template,
     compute_metadata,
-    format_moment,
     image_references,
     parse_flavor,
-    parse_pep440,
     parse_rules,
-    parse_semver,
     sanitize_tag,
 )
+from pipeline.templates import TemplateError, compile_template
+from pipeline.versions import parse_pep440, parse_semver
 
 FROZEN = datetime(2020, 1, 10, 0, 30, tzinfo=timezone.utc)
 SHA_DEV = "860c1904a1ce19322e91ac35af1ab07466440c37"
