@@ -7,6 +7,7 @@ line saying which engine was tried and how to start one.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from pipeline.errors import EngineUnavailable
@@ -28,10 +29,21 @@ def docker_client(host: str | None = None, timeout: int = 300) -> docker.DockerC
             else (docker.from_env(timeout=timeout))
         )
         client.ping()
-    except DockerException as exc:
-        reason = str(exc).split(" (", 1)[0].split(": ", 1)[-1][:160]
+    except (DockerException, OSError) as exc:  # OSError: paramiko's, for ssh:// hosts
+        hint = "start it: `make setup` does, or `sudo systemctl start docker`"
+        if not host and os.environ.get("DOCKER_HOST"):
+            hint += "; or unset DOCKER_HOST to use the local engine"
         raise EngineUnavailable(
-            f"no Docker Engine answers at {where}: {reason}",
-            hint="start it (`make setup` does, or `sudo systemctl start docker`)",
+            f"no Docker Engine answers at {where}: {_reason(str(exc))}", hint=hint
         ) from None
     return client
+
+
+def _reason(text: str) -> str:
+    """The OS error inside docker-py's message, e.g. "Connection refused" out of
+    ``Error while fetching server API version: ('Connection aborted.',
+    ConnectionRefusedError(111, 'Connection refused'))``; else the message itself."""
+    found = re.search(r"Error\(\d+, '([^']+)'\)|\[Errno (?:\d+|None)\] ([^\"')]+)", text)
+    if found:
+        return (found[1] or found[2]).strip()
+    return " ".join(text.split())[:160]
