@@ -162,14 +162,18 @@ class _Service:
         import docker.errors
 
         smoke = self.smoke
-        container = self.client.containers.create(
-            self.image_id,
-            name=f"hoist-smoke-{run_id}",
-            labels=self.labels,
-            environment=smoke.env,
-            ports={f"{smoke.port}/tcp": ("127.0.0.1", None)},
-            healthcheck=self.health,
-        )
+        try:
+            container = self.client.containers.create(
+                self.image_id,
+                name=f"hoist-smoke-{run_id}",
+                labels=self.labels,
+                environment=smoke.env,
+                ports={f"{smoke.port}/tcp": ("127.0.0.1", None)},
+                healthcheck=self.health,
+            )
+        except docker.errors.APIError as exc:  # e.g. "No command specified": no CMD/ENTRYPOINT
+            problem = f"container could not be created: {exc.explanation or exc}"
+            return self._not_started(problem, log)
         try:
             try:
                 container.start()
