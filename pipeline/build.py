@@ -2,23 +2,30 @@
 
 docker-py's ``build`` uses the classic builder (no BuildKit, docker-py issue 2230) and reports
 errors as ``{"error": ...}`` lines in the stream rather than raising, so the stream is read
-here, its steps shown, and an error line becomes a ``StageFailed``. ``forcerm`` removes the
-intermediate containers even when a step fails, so a failed build leaves nothing behind.
+here, its steps shown, and an error line becomes a ``StageFailed`` that carries the failing
+step's last output lines. ``forcerm`` removes the intermediate containers even when a step
+fails, and on Ctrl-C/SIGTERM the container of the running step is removed here, so a failed
+or interrupted build leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.base_image import BaseImage, resolve_base
 from pipeline.config import BuildConfig
-from pipeline.errors import ConfigError, StageFailed
+from pipeline.errors import ConfigError, Interrupted, StageFailed
 from pipeline.result import Log
 
 if TYPE_CHECKING:
     import docker
+
+STEP_OUTPUT_LINES = 20  # of a failing step, shown above the error
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,12 @@ def build_image(
         forcerm=True,
         decode=True,
     )
-    image_id, steps, cached = _read_build_stream(stream, log)
+    step = _Step()
+    try:
+        image_id, steps, cached = _read_build_stream(stream, log, step)
+    except (KeyboardInterrupt, Interrupted):
+        _remove_step_container(client, step)
+        raise
     image = client.images.get(image_id)
     for reference in references[1:]:
         repository, tag = reference.rsplit(":", 1)
@@ -108,29 +120,75 @@ def build_image(
     )
 
 
-def _read_build_stream(stream: Any, log: Log) -> tuple[str, int, int]:
+@dataclass
+class _Step:
+    """The step in progress: its header, the container running it, its last output lines."""
+
+    header: str = ""
+    container: str | None = None
+    output: list[str] = field(default_factory=list)
+
+
+def _remove_step_container(client: docker.DockerClient, step: _Step) -> None:
+    """On Ctrl-C/SIGTERM, remove the container running the current step ourselves.
+
+    The engine cancels the build when the client goes away and ``forcerm`` removes it then,
+    but asynchronously: "cleaned up" must be true when hoist exits.
+    """
+    from docker.errors import APIError
+
+    if step.container:
+        with contextlib.suppress(APIError):  # already gone, or removal already in progress
+            client.api.remove_container(step.container, force=True)
+
+
+def _read_build_stream(stream: Any, log: Log, step: _Step) -> tuple[str, int, int]:
     image_id = None
     steps = cached = 0
-    last_error_context = ""
+    pending = ""  # a line may arrive in pieces (a step's stderr comes write by write)
+
+    def take(line: str) -> None:
+        nonlocal steps, cached
+        stripped = line.strip()
+        running = re.match(r"---> Running in ([0-9a-f]{12,64})$", stripped)
+        if stripped.startswith("Step "):
+            steps += 1
+            step.header, step.container, step.output = stripped, None, []
+            log(stripped)
+        elif stripped == "---> Using cache":
+            cached += 1
+        elif running:
+            step.container = running[1]
+        elif stripped and not stripped.startswith(("--->", "Removing intermediate container")):
+            step.output = [*step.output[-(STEP_OUTPUT_LINES - 1) :], line.rstrip()]
+
     for chunk in stream:
         if "error" in chunk:
+            take(pending)
             detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
-            message = " ".join(str(detail).split())
-            raise StageFailed("build", message[:300], hint=last_error_context or None)
+            raise _build_failed(" ".join(str(detail).split()), step)
         if "aux" in chunk and "ID" in chunk["aux"]:
             image_id = chunk["aux"]["ID"]
-        text = chunk.get("stream", "")
-        for line in text.splitlines():
-            stripped = line.strip()
-            if stripped.startswith("Step "):
-                steps += 1
-                last_error_context = f"failed at {stripped}"
-                log(stripped)
-            elif stripped == "---> Using cache":
-                cached += 1
+        pending += _ANSI.sub("", chunk.get("stream", ""))  # the engine colours stderr
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            take(line)
     if image_id is None:
         raise StageFailed("build", "the engine finished without reporting an image id")
     return image_id, steps, cached
+
+
+def _build_failed(message: str, step: _Step) -> StageFailed:
+    """One line with the engine's error and the step's last output line (where the cause
+    usually is: "No space left on device", a missing package); the last lines above it."""
+    if step.output:
+        message += f"; last output: {' '.join(step.output[-1].split())}"
+    error = StageFailed(
+        "build", message[:400], hint=f"failed at {step.header}" if step.header else None
+    )
+    if step.output:
+        error.details = f"--- output of {step.header} (last lines) ---\n" + "\n".join(step.output)
+    return error
 
 
 def _image_size(client: docker.DockerClient, name: str) -> int:
