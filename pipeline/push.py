@@ -8,7 +8,8 @@ docker's stream (docker-py does not raise on registry errors, 3161: they arrive 
 Transient failures (dropped connections, timeouts, 429/5xx) are retried with exponential
 backoff and jitter; 401/403, invalid names and TLS trust problems fail at once. Short-lived
 tokens are fetched again when they expire between attempts. One failing target never stops
-the others, and every result says how many attempts and seconds it took.
+the others, and every result says how many attempts and seconds it took. Ctrl-C or SIGTERM
+stops every target's push at its next progress line (or backoff), not after the upload.
 
 Fan-out: docker compresses every layer again for each registry it pushes to, so with two or
 more targets the first is pushed with docker and the others receive a ``skopeo copy`` of what
@@ -20,6 +21,7 @@ all in parallel.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.ci import mask_credentials
-from pipeline.errors import PipelineError, RegistryError
+from pipeline.errors import Interrupted, PipelineError, RegistryError
 from pipeline.registries import Credentials, Target, prepare_target, skopeo, target_credentials
 from pipeline.registry_api import RegistryClient
 from pipeline.result import Log
@@ -124,11 +126,26 @@ class _Progress:
             )
 
 
-def read_push_stream(registry: str, stream: Iterable[Mapping[str, Any]], log: Log) -> str | None:
-    """Follow docker's push stream: show per-layer progress, raise on errors, return digest."""
+class Stopped(Exception):
+    """The run is being interrupted (Ctrl-C, SIGTERM): a push thread stops where it is."""
+
+
+def read_push_stream(
+    registry: str,
+    stream: Iterable[Mapping[str, Any]],
+    log: Log,
+    stop: threading.Event | None = None,
+) -> str | None:
+    """Follow docker's push stream: show per-layer progress, raise on errors, return digest.
+
+    ``stop`` set (the run was interrupted) ends the push at its next progress line; leaving
+    the stream makes the engine abandon the upload.
+    """
     digest = None
     progress = _Progress(registry, log)
     for chunk in stream:
+        if stop is not None and stop.is_set():
+            raise Stopped(registry)
         if "error" in chunk or "errorDetail" in chunk:
             detail = chunk.get("errorDetail") or {}
             raise classify_error(registry, str(detail.get("message") or chunk.get("error")))
@@ -167,7 +184,8 @@ def push_all(
                 hint="give them different repositories or endpoints",
             )
     policy = retry or RetryPolicy()
-    pushes = [_TargetPush(client, target, environ, log, policy) for target in targets]
+    stop = threading.Event()
+    pushes = [_TargetPush(client, target, environ, log, policy, stop) for target in targets]
     if not fan_out or len(pushes) == 1 or not skopeo.available():
         return _in_parallel(pushes, image_id, tags, None)
     seed = pushes[0]
@@ -193,7 +211,12 @@ def _in_parallel(
 ) -> list[PushResult]:
     with ThreadPoolExecutor(max_workers=len(pushes)) as pool:
         futures = [pool.submit(push.run, image_id, tags, source) for push in pushes]
-        return [future.result() for future in futures]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:  # Ctrl-C, SIGTERM: stop the threads, or leaving here waits
+            for push in pushes:  # for every push to finish
+                push.stop.set()
+            raise
 
 
 class _TargetPush:
@@ -206,12 +229,14 @@ class _TargetPush:
         environ: Mapping[str, str],
         log: Log,
         policy: RetryPolicy,
+        stop: threading.Event | None = None,
     ) -> None:
         self.client = client
         self.target = target
         self.environ = environ
         self.log = log
         self.policy = policy
+        self.stop = stop or threading.Event()
         self.credentials: Credentials | None = None
         self.fetched = False
         self.prepared = False
@@ -240,6 +265,10 @@ class _TargetPush:
                         result.digest = self._push_once(image_id, tags, credentials)
             result.references = [target.reference(tag) for tag in tags]
             self.log(f"[{target.name}] pushed {target.repository} {result.digest}")
+        except Interrupted:  # SIGTERM in the thread that runs this push: the run stops
+            raise
+        except Stopped:
+            result.error = f"{target.name}: stopped, the run was interrupted"
         except PipelineError as exc:
             result.error = self._scrub(str(exc))
             if isinstance(exc, RegistryError) and exc.transient:
@@ -269,8 +298,14 @@ class _TargetPush:
                 f"({self._scrub(str(state.outcome.exception() if state.outcome else '?'))}); "
                 "retrying"
             ),
+            sleep=self._sleep,
             reraise=True,
         )
+
+    def _sleep(self, seconds: float) -> None:
+        """Back off before a retry, unless the run is interrupted meanwhile."""
+        if self.stop.wait(seconds):
+            raise Stopped(self.target.name)
 
     def _current_credentials(self) -> Credentials | None:
         """The kind's credentials, fetched once and again whenever a short-lived one expired."""
@@ -363,7 +398,7 @@ class _TargetPush:
                 stream = self.client.api.push(
                     target.push_repository, tag=tag, stream=True, decode=True, auth_config=auth
                 )
-                pushed = read_push_stream(target.name, stream, self.log)
+                pushed = read_push_stream(target.name, stream, self.log, self.stop)
             except APIError as exc:
                 error = classify_error(target.name, str(exc.explanation or exc))
                 raise self._recheck_unauthorized(error, credentials) from None
