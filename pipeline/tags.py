@@ -795,8 +795,10 @@ def image_references(images: Sequence[str], tags: Sequence[str]) -> list[str]:
     """Every ``image:tag``, all tags of the first image first, like metadata-action's output.
 
     Image names are lower-cased (Docker refuses upper case in repositories) and must not
-    already carry a tag or digest.
+    already carry a tag or digest; what is still not a Docker repository name is refused.
     """
+    from pipeline.config import IMAGE_NAME_RE
+
     references: list[str] = []
     for image in dict.fromkeys(name.strip().lower() for name in images):
         if not image or "@" in image or ":" in image.rsplit("/", 1)[-1]:
@@ -805,6 +807,13 @@ def image_references(images: Sequence[str], tags: Sequence[str]) -> list[str]:
                 repr(image),
                 "must be an image name without a tag or digest",
                 hint="write ghcr.io/owner/app, not ghcr.io/owner/app:1.0",
+            )
+        if not IMAGE_NAME_RE.match(image):
+            raise ConfigError(
+                "images",
+                repr(image),
+                "is not a valid image name",
+                hint="letters, digits and . _ - separated by /, after an optional HOST[:PORT]/",
             )
         references.extend(f"{image}:{tag}" for tag in tags)
     return references
