@@ -93,6 +93,7 @@ class TargetConfig:
     repository: str | None = None
     endpoint: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    source: str = DEFAULT_CONFIG  # the file it was read from, for error messages
 
 
 @dataclass(frozen=True)
@@ -489,6 +490,7 @@ def _registries(top: _Fields, image: str) -> list[TargetConfig]:
                 repository=entry.text("repository"),
                 endpoint=entry.text("endpoint"),
                 options=dict(options),
+                source=top.source,
             )
         )
     return targets

@@ -74,7 +74,7 @@ def config_error(
     config: TargetConfig, key: str, problem: str, hint: str | None = None
 ) -> ConfigError:
     """A ``ConfigError`` located at ``registries[NAME].KEY`` of pipeline.yaml."""
-    return ConfigError("pipeline.yaml", f"registries[{config.name}].{key}", problem, hint)
+    return ConfigError(config.source, f"registries[{config.name}].{key}", problem, hint)
 
 
 def has_host(first_component: str) -> bool:

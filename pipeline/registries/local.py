@@ -20,7 +20,7 @@ def check_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -
     path = config.repository or _without_host(image)
     if not IMAGE_NAME_RE.match(path) or path != _without_host(path):
         raise ConfigError(
-            "pipeline.yaml",
+            config.source,
             f"registries[{config.name}].repository",
             f"{path!r}: the local registry takes a path without a host (e.g. team/app)",
         )
