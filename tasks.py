@@ -6,6 +6,7 @@
     invoke registry.up | registry.down
     invoke login | logout     store / remove registry credentials as docker login does
     invoke deploy | rollback | status --host ssh://user@server   run the pushed digest there
+    invoke bench              hoist against bench/baseline.sh, the docker CLI script it replaces
     invoke --help TASK        what a task does and its flags
 
 Every task takes ``--config PATH`` (default ./pipeline.yaml), so any app directory with a
@@ -323,6 +324,36 @@ def status(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyp
         raise Exit(code=1)
 
 
+@task(
+    help={
+        "rounds": "rounds per scenario (default 3)",
+        "registries": "registries to push to (default 5)",
+        "scenarios": "comma-separated: cold, fanout, warm, repush, incremental, warm-full, startup",
+        "quick": "tiny mode: 1 round, 1 registry",
+    }
+)
+def bench(c, rounds=3, registries=5, scenarios="", quick=False):  # type: ignore[no-untyped-def]
+    """Benchmark hoist against bench/baseline.sh (the docker CLI script it replaces)."""
+    import dataclasses
+    import shlex
+    import sys
+
+    from invoke.exceptions import Exit
+
+    from bench.__main__ import parse
+    from bench.core import BenchError, main
+
+    argv = [f"--rounds={rounds}", f"--registries={registries}"]
+    argv += [f"--scenarios={scenarios}"] if scenarios else []
+    argv += ["--quick"] if quick else []
+    try:
+        options = parse(argv)
+        main(dataclasses.replace(options, command=shlex.join(["invoke", "bench", *argv])))
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        raise Exit(code=1) from None
+
+
 registry = Collection("registry")
 registry.add_task(registry_up)
 registry.add_task(registry_down)
@@ -331,3 +362,4 @@ ns = Collection(lint, build, smoke, push, ci, tags, release, base_image, login, 
 ns.add_task(deploy)
 ns.add_task(rollback)
 ns.add_task(status)
+ns.add_task(bench)
