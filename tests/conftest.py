@@ -7,11 +7,13 @@ Nothing in the engine or the registries is mocked.
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -129,3 +131,22 @@ def hoist_state(tmp_path: Path) -> Iterator[dict[str, str]]:
         pid = json.loads(state_file.read_text()).get("pid")
         if isinstance(pid, int):
             stop_registry(pid)
+
+
+@pytest.fixture(scope="module")
+def tiny_image(docker_client) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A one-file image built FROM scratch (no base to pull), unique to this module run."""
+    files = {
+        "Dockerfile": b"FROM scratch\nCOPY hello.txt /\n",
+        "hello.txt": secrets.token_bytes(64),
+    }
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    image, _ = docker_client.images.build(fileobj=context, custom_context=True, rm=True)
+    yield image.id
+    docker_client.images.remove(image.id, force=True)

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import json
 import secrets
 import socket
 import struct
-import tarfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,25 +92,6 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-
-
-@pytest.fixture(scope="module")
-def tiny_image(docker_client) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A one-file image built FROM scratch (no base to pull), unique to this module run."""
-    files = {
-        "Dockerfile": b"FROM scratch\nCOPY hello.txt /\n",
-        "hello.txt": secrets.token_bytes(64),
-    }
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    image, _ = docker_client.images.build(fileobj=context, custom_context=True, rm=True)
-    yield image.id
-    docker_client.images.remove(image.id, force=True)
 
 
 def _generic(name: str, endpoint: str) -> TargetConfig:

@@ -11,11 +11,9 @@ What is pushed is a tiny image built ``FROM scratch`` once for the module.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
 import subprocess
-import tarfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,25 +28,6 @@ from pipeline.registry_server import RegistryServer, start_registry, stop_regist
 pytestmark = pytest.mark.integration
 
 FAST = RetryPolicy(attempts=2, initial=0.1, max_wait=0.2)
-
-
-@pytest.fixture(scope="module")
-def tiny_image(docker_client) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A one-file image built FROM scratch (no base to pull), unique to this module run."""
-    files = {
-        "Dockerfile": b"FROM scratch\nCOPY hello.txt /\n",
-        "hello.txt": secrets.token_bytes(64),
-    }
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    image, _ = docker_client.images.build(fileobj=context, custom_context=True, rm=True)
-    yield image.id
-    docker_client.images.remove(image.id, force=True)
 
 
 @pytest.fixture
