@@ -50,6 +50,14 @@ class HttpCheck:
     expect_headers: dict[str, str] = field(default_factory=dict)
     max_latency_ms: int | None = None
 
+    @classmethod
+    def get(cls, path: str, expect_status: int, expect_body: str | None) -> HttpCheck:
+        """The plain ``GET path`` check both smoke (``smoke.path``) and deploy (``health``)
+        start with."""
+        return cls(
+            name=f"GET {path}", path=path, expect_status=expect_status, expect_body=expect_body
+        )
+
 
 def parse_checks(smoke: _Fields) -> list[HttpCheck]:
     """``smoke.checks``: a list of requests and what their answers must look like."""

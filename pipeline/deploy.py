@@ -397,12 +397,7 @@ def http_checks(env: DeployEnvironment, smoke_checks: Sequence[HttpCheck] = ()) 
     from pipeline.checks import HttpCheck
 
     health = env.health
-    default = HttpCheck(
-        name=f"GET {health.path}",
-        path=health.path,
-        expect_status=health.expect_status,
-        expect_body=health.expect_body,
-    )
+    default = HttpCheck.get(health.path, health.expect_status, health.expect_body)
     return [default, *(c for c in smoke_checks if c.method in ("GET", "HEAD"))]
 
 

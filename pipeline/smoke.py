@@ -150,13 +150,7 @@ class _Service:
 
     def checks(self) -> list[HttpCheck]:
         smoke = self.smoke
-        default = HttpCheck(
-            name=f"GET {smoke.path}",
-            path=smoke.path,
-            expect_status=smoke.expect_status,
-            expect_body=smoke.expect_body,
-        )
-        return [default, *smoke.checks]
+        return [HttpCheck.get(smoke.path, smoke.expect_status, smoke.expect_body), *smoke.checks]
 
     def run(self, log: Log, run_id: str) -> list[CheckResult]:
         import docker.errors
