@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     import docker
 
 STEP_OUTPUT_LINES = 20  # of a failing step, shown above the error
+STEP_CLEANUP_SECONDS = 15.0  # at most, for the engine to remove an interrupted step's container
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -96,11 +98,13 @@ def build_image(
         forcerm=True,
         decode=True,
     )
+    # docker-py returns a generator over the HTTP response: keep the response, to close it
+    response = getattr(getattr(stream, "gi_frame", None), "f_locals", {}).get("response")
     step = _Step()
     try:
         image_id, steps, cached = _read_build_stream(stream, log, step)
     except (KeyboardInterrupt, Interrupted):
-        _remove_step_container(client, step)
+        _clean_up_step(client, step, response)
         raise
     image = client.images.get(image_id)
     for reference in references[1:]:
@@ -126,20 +130,46 @@ class _Step:
 
     header: str = ""
     container: str | None = None
+    parent: str | None = None  # the image the step's container is created from
+    started: float = 0.0  # epoch seconds when the step began
     output: list[str] = field(default_factory=list)
 
 
-def _remove_step_container(client: docker.DockerClient, step: _Step) -> None:
-    """On Ctrl-C/SIGTERM, remove the container running the current step ourselves.
+def _clean_up_step(client: docker.DockerClient, step: _Step, response: Any) -> None:
+    """Ctrl-C/SIGTERM during a build: stop it, and make sure its step container is gone.
 
-    The engine cancels the build when the client goes away and ``forcerm`` removes it then,
-    but asynchronously: "cleaned up" must be true when hoist exits.
+    Closing the connection makes the engine cancel the build, and ``forcerm`` then removes
+    the container — asynchronously, while "cleaned up" must be true when hoist exits. So the
+    container is removed here, and waited for (bounded) when the signal came before the
+    stream named it: waited for, never guessed at, as another build may run the same step.
     """
     from docker.errors import APIError
 
+    with contextlib.suppress(Exception):  # best effort: the process exit closes it too
+        if response is not None:
+            response.close()
     if step.container:
         with contextlib.suppress(APIError):  # already gone, or removal already in progress
             client.api.remove_container(step.container, force=True)
+    deadline = time.monotonic() + STEP_CLEANUP_SECONDS
+    while _step_containers(client, step) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _step_containers(client: docker.DockerClient, step: _Step) -> list[str]:
+    from docker.errors import APIError
+
+    if step.container:
+        filters = {"id": step.container}
+    elif step.parent:
+        filters = {"ancestor": step.parent}
+    else:
+        return []
+    try:
+        found = client.api.containers(all=True, filters=filters)
+    except APIError:
+        return []
+    return [c["Id"] for c in found if c.get("Created", 0) >= int(step.started) - 1]
 
 
 def _read_build_stream(stream: Any, log: Log, step: _Step) -> tuple[str, int, int]:
@@ -151,10 +181,14 @@ def _read_build_stream(stream: Any, log: Log, step: _Step) -> tuple[str, int, in
         nonlocal steps, cached
         stripped = line.strip()
         running = re.match(r"---> Running in ([0-9a-f]{12,64})$", stripped)
+        image = re.match(r"---> ([0-9a-f]{12,64})$", stripped)  # the image a step produced
         if stripped.startswith("Step "):
             steps += 1
             step.header, step.container, step.output = stripped, None, []
+            step.started = time.time()
             log(stripped)
+        elif image:
+            step.parent = image[1]
         elif stripped == "---> Using cache":
             cached += 1
         elif running:
