@@ -20,10 +20,13 @@ all in parallel.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -385,6 +388,38 @@ class _TargetPush:
         return source.digest
 
     def _push_once(self, image_id: str, tags: list[str], credentials: Credentials | None) -> str:
+        """Tag, push and verify every tag, holding this checkout's lock on the repository:
+        docker pushes NAME:TAG, so a concurrent run of the same project re-tagging NAME:TAG
+        to its own image between our tag and our push would make us push its image."""
+        with self._repository_lock():
+            return self._push_tags(image_id, tags, credentials)
+
+    @contextlib.contextmanager
+    def _repository_lock(self) -> Iterator[None]:
+        from pipeline.registry_server import state_dir
+
+        key = hashlib.sha256(self.target.push_repository.encode()).hexdigest()[:16]
+        path = state_dir() / "locks" / f"push-{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as lock:
+            waiting = False
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not waiting:
+                        self.log(f"[{self.target.name}] waiting for another run's push to "
+                                 f"{self.target.push_repository}")  # fmt: skip
+                        waiting = True
+                    if self.stop.wait(0.2):  # interrupted while waiting
+                        raise Stopped(self.target.name) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _push_tags(self, image_id: str, tags: list[str], credentials: Credentials | None) -> str:
         from docker.errors import APIError
         from requests.exceptions import RequestException
 
@@ -411,6 +446,16 @@ class _TargetPush:
             if pushed is None:
                 raise RegistryError(
                     target.name, f"no digest reported for tag {tag}", transient=True
+                )
+            # The engine records each manifest it pushed of an image as a RepoDigest (under a
+            # normalised name: docker.io/library/x is x): compare digests, which name content.
+            image.reload()
+            if not any(d.endswith(f"@{pushed}") for d in image.attrs.get("RepoDigests") or []):
+                raise RegistryError(
+                    target.name,
+                    f"tag {tag} was moved to another image during the push (a concurrent run "
+                    f"on this engine?): pushed {pushed} is not this run's image",
+                    transient=True,
                 )
             if digest is not None and pushed != digest:
                 raise RegistryError(
