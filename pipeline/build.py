@@ -6,11 +6,20 @@ here, its steps shown, and an error line becomes a ``StageFailed`` that carries 
 step's last output lines. ``forcerm`` removes the intermediate containers even when a step
 fails, and on Ctrl-C/SIGTERM the container of the running step is removed here, so a failed
 or interrupted build leaves nothing behind.
+
+Labels are applied in a second, tiny build (``FROM <built image>`` plus one ``LABEL`` line):
+the classic builder turns each ``labels=`` entry into a step of its own (a container and a
+commit each), and the ``created`` label, new on every run, would rebuild every label step
+after it. When the Dockerfile's own image is unchanged and the image tagged with the first
+reference is that image with the same labels — only ``created`` older — it is reused as is:
+``created`` then says when that content was first built (as the engine's own ``Created``
+does for a cached build), and an unchanged input keeps its image id and registry digest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,6 +37,7 @@ if TYPE_CHECKING:
 STEP_OUTPUT_LINES = 20  # of a failing step, shown above the error
 STEP_CLEANUP_SECONDS = 15.0  # at most, for the engine to remove an interrupted step's container
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CREATED_LABEL = "org.opencontainers.image.created"
 
 
 @dataclass(frozen=True)
@@ -90,27 +100,18 @@ def build_image(
     stream = client.api.build(
         path=str(build.context),
         dockerfile=str(build.dockerfile.relative_to(build.context)),
-        tag=references[0],
         buildargs=args,
-        labels=labels,
         target=build.target,
         rm=True,
         forcerm=True,
         decode=True,
     )
-    # docker-py returns a generator over the HTTP response: keep the response, to close it
-    response = getattr(getattr(stream, "gi_frame", None), "f_locals", {}).get("response")
-    step = _Step()
-    try:
-        image_id, steps, cached = _read_build_stream(stream, log, step)
-    except (KeyboardInterrupt, Interrupted):
-        _clean_up_step(client, step, response)
-        raise
-    image = client.images.get(image_id)
-    for reference in references[1:]:
+    content, steps, cached = _run_build(client, stream, log)
+    image_id, labels = _labelled(client, content, labels, references[0], log)
+    for reference in references:
         repository, tag = reference.rsplit(":", 1)
-        image.tag(repository, tag)
-    size = int(image.attrs.get("Size", 0))
+        client.api.tag(image_id, repository, tag)
+    size = int(client.api.inspect_image(image_id).get("Size", 0))
     base_size = _image_size(client, base.used) if base.used else 0
     return BuildResult(
         image_id=image_id,
@@ -122,6 +123,65 @@ def build_image(
         cached_steps=cached,
         steps=steps,
     )
+
+
+def _run_build(client: docker.DockerClient, stream: Any, log: Log) -> tuple[str, int, int]:
+    """Read a build stream to its image id; on Ctrl-C/SIGTERM remove the running step."""
+    # docker-py returns a generator over the HTTP response: keep the response, to close it
+    response = getattr(getattr(stream, "gi_frame", None), "f_locals", {}).get("response")
+    step = _Step()
+    try:
+        return _read_build_stream(stream, log, step)
+    except (KeyboardInterrupt, Interrupted):
+        _clean_up_step(client, step, response)
+        raise
+
+
+def _labelled(
+    client: docker.DockerClient, content: str, labels: dict[str, str], reference: str, log: Log
+) -> tuple[str, dict[str, str]]:
+    """The built image with ``labels``: the previous run's when only ``created`` differs,
+    else a child of ``content`` made in one ``LABEL`` step. Returns its id and its labels."""
+    from docker.errors import APIError
+
+    if not labels:
+        return content, labels
+    with contextlib.suppress(APIError):  # no such image yet: nothing to reuse
+        previous = client.api.inspect_image(reference)
+        own = (client.api.inspect_image(content).get("Config") or {}).get("Labels") or {}
+        found = (previous.get("Config") or {}).get("Labels") or {}
+        wanted = {**own, **labels}
+        if (
+            previous.get("Parent") == content
+            and CREATED_LABEL in labels
+            and CREATED_LABEL in found
+            and {k: v for k, v in found.items() if k != CREATED_LABEL}
+            == {k: v for k, v in wanted.items() if k != CREATED_LABEL}
+        ):
+            log(f"unchanged: reusing {previous['Id'][7:19]} (created {found[CREATED_LABEL]})")
+            return str(previous["Id"]), {**labels, CREATED_LABEL: found[CREATED_LABEL]}
+    line = _label_line(labels)
+    dockerfile = f"FROM {content}\n{line or ''}\n".encode()
+    stream = client.api.build(
+        fileobj=io.BytesIO(dockerfile),
+        labels=None if line else labels,  # a value LABEL cannot quote: one step per label
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
+    image_id, _, _ = _run_build(client, stream, lambda text: None)
+    return image_id, labels
+
+
+def _label_line(labels: dict[str, str]) -> str | None:
+    """One ``LABEL 'k'='v' ...`` line (single quotes: no variable expansion, no escapes), or
+    None when a key or value holds a quote or a control character."""
+    pairs = []
+    for key, value in labels.items():
+        if any(c == "'" or ord(c) < 32 for c in key + value):
+            return None
+        pairs.append(f"'{key}'='{value}'")
+    return "LABEL " + " ".join(pairs)
 
 
 @dataclass

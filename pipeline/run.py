@@ -189,6 +189,7 @@ class Runner:
         references = [f"{self.config.image}:{tag}" for tag in metadata.tags]
         built = build_image(self.client, self.config.build, references, labels, self.log)
         self._built = built
+        self.report.labels = built.labels  # `created` is the reused image's when unchanged
         self.report.image_id = built.image_id
         self.report.size, self.report.own_size = built.size, built.own_size
         self.report.base_image = built.base.used
