@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 REQUEST_TIMEOUT = 10.0
 LATENCY_ATTEMPTS = 3  # a cold first request must not fail a latency limit the service meets
-HEALTH_INTERVAL_NS = 500_000_000
+HEALTH_INTERVAL_NS = 150_000_000  # first probe 0.15 s after start, not the image's 30 s
+READY_POLL_MAX = 0.1  # seconds between readiness looks, at most: seeing "ready" late is waste
 _CHECK_KEYS = (
     "name", "method", "path", "headers", "body", "expect_status", "expect_body", "expect_json",
     "expect_headers", "max_latency_ms",
@@ -278,7 +279,7 @@ def wait_ready(container: Container, url: str, timeout: float, healthcheck: bool
             except requests.RequestException as exc:
                 problem = type(exc).__name__
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+        delay = min(delay * 1.5, READY_POLL_MAX)
     what = "HEALTHCHECK did not report healthy" if healthcheck else f"{url} did not answer"
     raise CheckFailed(f"not ready within {timeout:.0f} s: {what}", "ready", problem)
 
