@@ -76,6 +76,7 @@ class Runner:
         self._client: docker.DockerClient | None = None
         self._built: BuildResult | None = None
         self._metadata: Metadata | None = None
+        self._skipped: set[str] = set()  # stages that ran but had nothing to check
 
     @property
     def client(self) -> docker.DockerClient:
@@ -141,7 +142,8 @@ class Runner:
             self._record(stage, Status.INTERRUPTED, started, "interrupted by SIGINT")
             self.report.error = "interrupted by SIGINT"
             raise
-        self._record(stage, Status.PASSED, started, summary)
+        status = Status.SKIPPED if stage in self._skipped else Status.PASSED
+        self._record(stage, status, started, summary)
 
     def _record(self, stage: str, status: Status, started: float, summary: str) -> None:
         seconds = time.monotonic() - started
@@ -163,6 +165,9 @@ class Runner:
                 f"first: {failing[0]}",
                 hint="fix them, or raise lint.failure_threshold in pipeline.yaml",
             )
+        if not result.tools:  # a lint stage that checked nothing is skipped, not passed
+            self._skipped.add("lint")
+            return "no linter ran: " + ("; ".join(result.skipped) or "all disabled in the config")
         return f"{', '.join(result.tools)}: {len(result.findings)} finding(s)"
 
     def _build(self) -> str:
@@ -219,6 +224,12 @@ class Runner:
 
         passed = {s.stage for s in self.report.stages if s.ok}
         required = {"lint", "build"} if self.options.skip_smoke else {"lint", "build", "smoke"}
+        if "lint" in self._skipped:
+            raise StageFailed(
+                "push",
+                "refused: the lint stage ran no linter, so nothing was checked",
+                hint="enable one in pipeline.yaml's lint: section (hadolint: true)",
+            )
         if self._built is None or not required <= passed:
             missing = ", ".join(sorted(required - passed))
             raise StageFailed("push", f"refused: {missing} must pass in the same run first")
