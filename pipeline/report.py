@@ -10,6 +10,8 @@ that already went to the terminal.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +54,26 @@ class RunReport:
 
 
 def write_report(report: RunReport, directory: Path) -> Path:
-    """Write ``run-<id>.json`` and refresh ``last.json`` (what `deploy` reads by default)."""
+    """Write ``run-<id>.json`` and refresh ``last.json`` (what `deploy` reads by default).
+
+    Each file is replaced whole (written aside, then renamed): runs finishing at once, or a
+    ``deploy`` reading ``last.json`` while a run ends, never see a half-written file.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"run-{report.run_id}.json"
     text = json.dumps(report.to_dict(), indent=2)
-    path.write_text(text)
-    (directory / "last.json").write_text(text)
+    _replace(path, text)
+    _replace(directory / "last.json", text)
     return path
+
+
+def _replace(path: Path, text: str) -> None:
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        aside.write_text(text)
+        os.replace(aside, path)
+    finally:
+        aside.unlink(missing_ok=True)
 
 
 def load_report(path: Path) -> dict[str, Any]:
