@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,46 @@ def test_two_runs_of_one_project_and_one_of_another_at_once(  # type: ignore[no-
         )
         assert run_containers(docker_client, report["run_id"]) == []
     assert sorted(str(p) for p in Path(shared["TMPDIR"]).rglob("*")) == []
+
+
+def test_last_report_is_never_seen_half_written(tmp_path: Path) -> None:
+    """Two runs ending at once, and a ``deploy`` reading ``last.json`` meanwhile: a reader
+    racing two writers must always parse a whole report (library level, no engine needed)."""
+    from pipeline.report import RunReport, write_report
+
+    reports = [
+        RunReport(run_id=f"r{i}", config="c", image="app", started="now", tags=["t"] * 200 * i)
+        for i in (1, 2)
+    ]
+    done = threading.Event()
+    torn: list[str] = []
+
+    def read() -> None:
+        last = tmp_path / "last.json"
+        while not done.is_set():
+            try:
+                text = last.read_text()
+            except FileNotFoundError:
+                continue
+            try:
+                json.loads(text)
+            except ValueError:
+                torn.append(text[-40:])
+
+    def write(report: RunReport) -> None:
+        for _ in range(300):
+            write_report(report, tmp_path)
+
+    reader = threading.Thread(target=read)
+    writers = [threading.Thread(target=write, args=(r,)) for r in reports]
+    reader.start()
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    done.set()
+    reader.join()
+
+    assert torn == []
+    assert json.loads((tmp_path / "last.json").read_text())["run_id"] in ("r1", "r2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.json", "run-r1.json", "run-r2.json"]
