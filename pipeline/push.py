@@ -363,7 +363,13 @@ class _TargetPush:
     ) -> str:
         """Copy the first target's image here with skopeo; docker push if TLS stands in the way
         (an endpoint the engine trusts through daemon.json, which skopeo does not read)."""
+        registry = RegistryClient(self.target.name, self.target.endpoint, credentials)
+        copies = 0
         for tag in tags:
+            with contextlib.suppress(PipelineError):  # cannot tell: copy, and let that say
+                if registry.manifest_digest(self.target.path, tag) == source.digest:
+                    continue  # a re-push: this tag already serves the very image
+            copies += 1
             try:
                 written = skopeo.copy(
                     source.target, source.credentials, source.digest, self.target, credentials, tag
@@ -384,7 +390,11 @@ class _TargetPush:
                 )
         _verify(self.target, tags, source.digest, credentials)
         self.copied = True
-        self.log(f"[{self.target.name}] copied from {source.target.name}: {self.target.repository}")
+        if copies:
+            self.log(f"[{self.target.name}] copied from {source.target.name}: "
+                     f"{self.target.repository}")  # fmt: skip
+        else:
+            self.log(f"[{self.target.name}] already there: {source.digest} (nothing to copy)")
         return source.digest
 
     def _push_once(self, image_id: str, tags: list[str], credentials: Credentials | None) -> str:
@@ -392,7 +402,39 @@ class _TargetPush:
         docker pushes NAME:TAG, so a concurrent run of the same project re-tagging NAME:TAG
         to its own image between our tag and our push would make us push its image."""
         with self._repository_lock():
+            there = self._already_there(image_id, tags, credentials)
+            if there is not None:
+                return there
             return self._push_tags(image_id, tags, credentials)
+
+    def _already_there(
+        self, image_id: str, tags: list[str], credentials: Credentials | None
+    ) -> str | None:
+        """A re-push: the engine pushed this image to this repository before (RepoDigests)
+        and the registry serves that very digest for every tag. Then the push would upload
+        nothing; the image is tagged here as a push would, and the registry's answer is the
+        verification. None means push."""
+        target = self.target
+        inspected = self.client.api.inspect_image(image_id)
+        known = {
+            entry.split("@", 1)[1]
+            for entry in inspected.get("RepoDigests") or []
+            if entry.split("@", 1)[0] == target.push_repository
+        }
+        if not known:
+            return None
+        registry = RegistryClient(target.name, target.endpoint, credentials)
+        try:
+            served = {registry.manifest_digest(target.path, tag) for tag in tags}
+        except PipelineError:
+            return None  # the push itself will say what is wrong, with its retries
+        digest = served.pop() if len(served) == 1 else None
+        if digest is None or digest not in known:
+            return None
+        for tag in tags:
+            self.client.api.tag(image_id, target.push_repository, tag)
+        self.log(f"[{target.name}] already there: {digest} (nothing to upload)")
+        return digest
 
     @contextlib.contextmanager
     def _repository_lock(self) -> Iterator[None]:
