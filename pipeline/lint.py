@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,13 +56,17 @@ class LintResult:
 
 
 def run_lint(config: PipelineConfig, log: Log) -> LintResult:
-    findings: list[Finding] = []
+    """Every configured linter at once (each is its own process, mostly waiting on its own
+    startup: eslint's node, check-jsonschema's Python); findings in the tools' fixed order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     tools: list[str] = []
     skipped: list[str] = []
+    runs: list[Callable[[], list[Finding]]] = []
     root = config.root
     if config.lint.hadolint:
         tools.append("hadolint")
-        findings += hadolint(config.build.dockerfile, config.build.context, root)
+        runs.append(lambda: hadolint(config.build.dockerfile, config.build.context, root))
     if config.lint.eslint:
         if not any((config.build.context / name).is_file() for name in ESLINT_CONFIGS):
             skipped.append("eslint (no eslint.config.* in the build context)")
@@ -70,14 +74,20 @@ def run_lint(config: PipelineConfig, log: Log) -> LintResult:
             skipped.append(f"eslint (not installed: run `npm ci` in {config.build.context})")
         else:
             tools.append("eslint")
-            findings += eslint(config.build.context, root)
+            runs.append(lambda: eslint(config.build.context, root))
     if config.lint.ruff:
         tools.append("ruff")
-        findings += ruff([root / p for p in config.lint.ruff], root)
+        runs.append(lambda: ruff([root / p for p in config.lint.ruff], root))
     workflow_files = workflows_of(root) if config.lint.workflows else []
     if workflow_files:
         tools += ["zizmor", "check-jsonschema"]
-        findings += zizmor(workflow_files, root) + workflow_schema(workflow_files, root)
+        runs.append(lambda: zizmor(workflow_files, root))
+        runs.append(lambda: workflow_schema(workflow_files, root))
+    findings: list[Finding] = []
+    if runs:
+        with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="hoist-lint") as pool:
+            for found in [pool.submit(run) for run in runs]:
+                findings += found.result()
     for note in skipped:
         log(f"skipped {note}")
     for finding in findings:
