@@ -388,7 +388,8 @@ class _TargetPush:
                     transient=False,
                     hint="the destination registry converted the manifest",
                 )
-        _verify(self.target, tags, source.digest, credentials)
+        if copies:  # else each tag was just seen serving the digest: that is the verification
+            _verify(self.target, tags, source.digest, credentials, registry)
         self.copied = True
         if copies:
             self.log(f"[{self.target.name}] copied from {source.target.name}: "
@@ -509,9 +510,15 @@ class _TargetPush:
         return digest
 
 
-def _verify(target: Target, tags: list[str], digest: str, credentials: Credentials | None) -> None:
+def _verify(
+    target: Target,
+    tags: list[str],
+    digest: str,
+    credentials: Credentials | None,
+    registry: RegistryClient | None = None,
+) -> None:
     """Ask the registry what it serves for each tag; it must be exactly what was pushed."""
-    registry = RegistryClient(target.name, target.endpoint, credentials)
+    registry = registry or RegistryClient(target.name, target.endpoint, credentials)
     for tag in tags:
         served = registry.manifest_digest(target.path, tag)
         if served != digest:
