@@ -19,13 +19,15 @@ SIGTERM, which the task turns into an exception so this runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.checks import HttpCheck, graceful_stop, health_override, http_check, wait_ready
 from pipeline.config import DEFAULT_STOP_TIMEOUT, SmokeConfig
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
+T = TypeVar("T")
 LOG_TAIL = 30
 RUN_LABEL = "io.hoist.run"
 
@@ -64,22 +67,31 @@ def smoke_test(
     labels = {RUN_LABEL: run_id}
     results: list[CheckResult] = []
     service = _Service(client, image_id, attrs, smoke, {**labels, "io.hoist.role": "smoke"})
-    stop_scan = threading.Event()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoist-secrets") as pool:
-        # `docker save` of a 200 MB image takes seconds in the engine: scan while the rest runs.
-        secrets = _start_secret_scan(pool, client, image_id, smoke, stop_scan)
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hoist-smoke") as pool:
+        # `docker save` of a 200 MB image takes seconds in the engine: scan while the rest runs;
+        # the structure tests' containers and the service's container do not meet: side by side.
+        secrets = _start_secret_scan(pool, client, image_id, smoke, stop)
         try:
             results += _policy(attrs, smoke, log)
+            structure = None
             if smoke.structure is not None:
                 from pipeline.structure_run import run_structure
 
                 log(f"structure tests from {smoke.structure.source}")
-                results += run_structure(client, image_id, smoke.structure, labels, log)
-            results += service.run(log, run_id)
+                structure = pool.submit(
+                    run_structure, client, image_id, smoke.structure, labels, log, stop
+                )
+            served = service.run(log, run_id)
+            if structure is not None:
+                structured = _wait(structure)
+                results += structured
+            results += served
             if secrets is not None:
-                results.append(_logged(secrets.result(), log))
-        except BaseException:  # Ctrl-C, SIGTERM: do not wait for the export to finish
-            stop_scan.set()
+                results.append(_logged(_wait(secrets), log))
+        except BaseException:  # Ctrl-C, SIGTERM: end the export and the structure tests now
+            stop.set()
+            _remove_containers(client, {**labels, "io.hoist.role": "structure"})
             raise
     path = write_junit(junit or _default_junit(run_id), results, service.logs)
     log(f"junit: {path}")
@@ -87,6 +99,25 @@ def smoke_test(
     if failed:
         raise _failure(failed, service.logs)
     return SmokeResult(service.url, service.seconds_to_ready, [_summary(results)], results, path)
+
+
+def _wait(future: Future[T]) -> T:
+    """A thread's result, waited for in short slices: a plain ``result()`` blocks in a lock
+    that Ctrl-C/SIGTERM cannot interrupt when the signal lands on another thread."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except FutureTimeout:
+            continue
+
+
+def _remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> None:
+    """Force-remove the containers with these labels (a structure test's running command)."""
+    with contextlib.suppress(Exception):  # best effort: the tests' own cleanup runs after
+        wanted = [f"{key}={value}" for key, value in labels.items()]
+        for container in client.api.containers(all=True, filters={"label": wanted}):
+            with contextlib.suppress(Exception):
+                client.api.remove_container(container["Id"], force=True)
 
 
 def _default_junit(run_id: str) -> Path:

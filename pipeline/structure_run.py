@@ -7,6 +7,7 @@ container-structure-test's docker driver does — and remove everything it creat
 * every command test runs in a fresh container of the image with the entrypoint overridden,
   after its ``setup`` commands ran and were committed one by one, as container-structure-test
   does. ``teardown`` is accepted and, like there, not run: the test's container is discarded.
+  Command tests share nothing, so they run side by side (results keep the suite's order).
 
 ``$VAR`` and ``${VAR}`` in commands, args, env values and paths are replaced from the image's
 environment plus ``globalEnvVars``. Unlike container-structure-test, a variable the image does
@@ -19,6 +20,7 @@ import contextlib
 import functools
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     import docker
 
 COMMAND_TIMEOUT = 120.0  # container-structure-test has none; a hung command must not hang CI
+COMMAND_WORKERS = 4  # command tests at once: each is mostly waiting on the engine
 KIND = "structure"
 _VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _EXEC_BITS = {"owner": 0o100, "group": 0o010, "other": 0o001, "any": 0o111}
@@ -86,12 +89,14 @@ class StructureRunner:
         suite: StructureSuite,
         labels: dict[str, str],
         log: Log,
+        stop: threading.Event | None = None,
     ) -> None:
         self.client = client
         self.image_id = image_id
         self.suite = suite
         self.labels = {**labels, "io.hoist.role": "structure"}
         self.log = log
+        self.stop = stop or threading.Event()  # set: the checks not yet started are skipped
         self.config = ImageConfig.of(client.images.get(image_id).attrs)
         self.global_env = {v.key: expand(v.value, self.config.env) for v in suite.global_env}
         self.env = {**self.config.env, **self.global_env}
@@ -108,16 +113,30 @@ class StructureRunner:
                 for content in self.suite.file_content_tests:
                     check = functools.partial(self._content, cid, content)
                     results.append(self._check(f"file content {content.name!r}", check))
-        for command in self.suite.command_tests:
-            check = functools.partial(self._command, command)
-            results.append(self._check(f"command {command.name!r}", check))
+        commands = [
+            (f"command {command.name!r}", functools.partial(self._command, command))
+            for command in self.suite.command_tests
+        ]
+        if len(commands) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            workers = min(len(commands), COMMAND_WORKERS)
+            with ThreadPoolExecutor(workers, thread_name_prefix="hoist-structure") as pool:
+                futures = [pool.submit(self._check, name, check) for name, check in commands]
+                results += [future.result() for future in futures]
+        else:
+            results += [self._check(name, check) for name, check in commands]
         if self.suite.license_tests:
             reason = "licence tests check Google's allow-list; hoist does not run them"
             results.append(self._check("licenseTests", functools.partial(_skip, reason)))
         return results
 
     def _check(self, name: str, check: Callable[[], str | None]) -> CheckResult:
+        if self.stop.is_set():
+            check = functools.partial(_skip, "not run: the smoke stage was interrupted")
         result = run_check(KIND, name, check)
+        if self.stop.is_set() and not result.passed:  # its container was removed under it
+            return run_check(KIND, name, functools.partial(_skip, "interrupted"))
         self.log(result.line())
         return result
 
@@ -406,5 +425,6 @@ def run_structure(
     suite: StructureSuite,
     labels: dict[str, str],
     log: Log,
+    stop: threading.Event | None = None,
 ) -> list[CheckResult]:
-    return StructureRunner(client, image_id, suite, labels, log).run()
+    return StructureRunner(client, image_id, suite, labels, log, stop).run()
