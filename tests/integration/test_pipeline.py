@@ -28,10 +28,10 @@ CMD node src/server.js
 """
 
 
-def hoist_containers(docker_client) -> list[str]:  # type: ignore[no-untyped-def]
-    return [
-        c.id for c in docker_client.containers.list(all=True, filters={"label": "io.hoist.run"})
-    ]
+def run_containers(docker_client, run_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Containers of one run (other runs may share the engine): smoke labels each with it."""
+    label = f"io.hoist.run={run_id}"
+    return [c.id for c in docker_client.containers.list(all=True, filters={"label": label})]
 
 
 def last_report(state: dict[str, str]) -> dict:  # type: ignore[type-arg]
@@ -40,7 +40,6 @@ def last_report(state: dict[str, str]) -> dict:  # type: ignore[type-arg]
 
 def test_ci_pushes_and_registry_serves_the_manifest(make_app, hoist_state, docker_client):  # type: ignore[no-untyped-def]
     config = make_app()
-    before = hoist_containers(docker_client)
 
     result = run_invoke("ci", "--config", str(config), env=hoist_state)
 
@@ -60,14 +59,13 @@ def test_ci_pushes_and_registry_serves_the_manifest(make_app, hoist_state, docke
     for tag in report["tags"]:
         assert registry.manifest_digest(repository, tag) == push["digest"]
     assert password not in result.stdout + result.stderr
-    assert hoist_containers(docker_client) == before
+    assert run_containers(docker_client, report["run_id"]) == []
 
 
 def test_crashing_app_fails_smoke_with_its_logs_and_pushes_nothing(  # type: ignore[no-untyped-def]
     make_app, hoist_state, docker_client
 ):
     config = make_app(files={"src/server.js": CRASHING_SERVER})
-    before = hoist_containers(docker_client)
 
     result = run_invoke("ci", "--config", str(config), env=hoist_state)
 
@@ -81,7 +79,7 @@ def test_crashing_app_fails_smoke_with_its_logs_and_pushes_nothing(  # type: ign
     ]  # fmt: skip
     assert report["pushes"] == []
     assert not (Path(hoist_state["HOIST_STATE_DIR"]) / "registry/state.json").exists()
-    assert hoist_containers(docker_client) == before
+    assert run_containers(docker_client, report["run_id"]) == []
 
 
 def test_dockerfile_rejected_by_hadolint_stops_at_lint_and_builds_nothing(  # type: ignore[no-untyped-def]
