@@ -343,9 +343,8 @@ def bench(c, rounds=3, registries=5, scenarios="", quick=False):  # type: ignore
     from bench.__main__ import parse
     from bench.core import BenchError, main
 
-    argv = [f"--rounds={rounds}", f"--registries={registries}"]
+    argv = ["--quick"] if quick else [f"--rounds={rounds}", f"--registries={registries}"]
     argv += [f"--scenarios={scenarios}"] if scenarios else []
-    argv += ["--quick"] if quick else []
     try:
         options = parse(argv)
         main(dataclasses.replace(options, command=shlex.join(["invoke", "bench", *argv])))
