@@ -311,18 +311,29 @@ def _inspect_id(reference: str) -> str | None:
 def _pipeline_round(ws: Workspace, run: str, round_: int, order: tuple[str, ...]) -> list[Sample]:
     samples = []
     for side in order:
-        if run == "cold":
-            ws.registries.wipe()
-            ws.remove_images(side)
-            ws.new_dependencies_layer()
-        else:  # the same side ran on this very tree just before: nothing changed since
-            ws.run_side(side, run, round_, timed=False)
-            if run == "incremental":
-                ws.change_source()
-        sample = ws.run_side(side, run, round_)
+        for attempt in (1, 2):
+            try:
+                sample = _set_up_and_run(ws, side, run, round_)
+                break
+            except BenchError as exc:  # e.g. another job on this shared engine pruned images
+                if attempt == 2:
+                    raise
+                say(f"  {run:<12} {side:<8} failed, set up and run again: {str(exc)[:300]}")
         say(f"  {run:<12} {side:<8} {sample.total:6.2f} s  " + _phase_text(sample))
         samples.append(sample)
     return samples
+
+
+def _set_up_and_run(ws: Workspace, side: str, run: str, round_: int) -> Sample:
+    if run == "cold":
+        ws.registries.wipe()
+        ws.remove_images(side)
+        ws.new_dependencies_layer()
+    else:  # the same side ran on this very tree just before: nothing changed since
+        ws.run_side(side, run, round_, timed=False)
+        if run == "incremental":
+            ws.change_source()
+    return ws.run_side(side, run, round_)
 
 
 def _phase_text(sample: Sample) -> str:
