@@ -365,11 +365,18 @@ class _TargetPush:
         (an endpoint the engine trusts through daemon.json, which skopeo does not read)."""
         registry = RegistryClient(self.target.name, self.target.endpoint, credentials)
         copies = 0
+        missing = []
         for tag in tags:
             with contextlib.suppress(PipelineError):  # cannot tell: copy, and let that say
                 if registry.manifest_digest(self.target.path, tag) == source.digest:
                     continue  # a re-push: this tag already serves the very image
+            missing.append(tag)
+        present = len(missing) < len(tags)  # the manifest is here already, under another tag
+        for tag in missing:
             copies += 1
+            if present and self._tag_here(registry, source.digest, tag):
+                continue  # one copy brought every blob and the manifest: the rest is a tag
+            present = True
             try:
                 written = skopeo.copy(
                     source.target, source.credentials, source.digest, self.target, credentials, tag
@@ -397,6 +404,13 @@ class _TargetPush:
         else:
             self.log(f"[{self.target.name}] already there: {source.digest} (nothing to copy)")
         return source.digest
+
+    def _tag_here(self, registry: RegistryClient, digest: str, tag: str) -> bool:
+        """Put ``tag`` on the manifest this registry already holds; False: copy it instead."""
+        try:
+            return registry.tag_manifest(self.target.path, digest, tag) == digest
+        except PipelineError:
+            return False
 
     def _push_once(self, image_id: str, tags: list[str], credentials: Credentials | None) -> str:
         """Tag, push and verify every tag, holding this checkout's lock on the repository:

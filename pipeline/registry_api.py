@@ -58,6 +58,22 @@ class RegistryClient:
         self._raise_for_status(response, f"manifest {path}:{reference}")
         return response.headers.get("Docker-Content-Digest")
 
+    def tag_manifest(self, path: str, digest: str, tag: str) -> str | None:
+        """Point ``tag`` at the manifest ``digest`` this repository already holds: its exact
+        bytes are read and put under the tag (what a copy of an image present here does, with
+        nothing to upload). Returns the digest the registry answers with."""
+        got = self._request("GET", f"/v2/{path}/manifests/{digest}", scope_path=path)
+        self._raise_for_status(got, f"manifest {path}@{digest}")
+        media = got.headers.get("Content-Type", "")
+        put = self._request(
+            "PUT",
+            f"/v2/{path}/manifests/{tag}",
+            scope_path=path,
+            body=(got.content, media),
+        )
+        self._raise_for_status(put, f"tagging {path}:{tag}")
+        return put.headers.get("Docker-Content-Digest")
+
     def credentials_accepted(self, path: str) -> bool:
         """Whether the registry accepts the credentials (``GET /v2/``, answering its challenge).
 
@@ -112,35 +128,44 @@ class RegistryClient:
             self._base = f"http://{self.endpoint}"
         return self._base
 
-    def _request(self, method: str, url_path: str, *, scope_path: str):
+    def _request(
+        self, method: str, url_path: str, *, scope_path: str, body: tuple[bytes, str] | None = None
+    ):
         """Send one request, answering a 401 challenge (Bearer token or Basic) once."""
         import requests
 
         try:
             url = self._base_url() + url_path
-            response = self._send(method, url)
+            response = self._send(method, url, body)
             if response.status_code == 401:
                 challenge = response.headers.get("WWW-Authenticate", "")
                 if challenge.lower().startswith("bearer"):
                     self._token = self._fetch_token(challenge, scope_path)
                 elif self.credentials:
                     self.session.auth = (self.credentials.username, self.credentials.password)
-                response = self._send(method, url)
+                response = self._send(method, url, body)
             return response
         except requests.RequestException as exc:
             raise RegistryError(
                 self.name, f"cannot reach {self.endpoint}: {type(exc).__name__}", transient=True
             ) from None
 
-    def _send(self, method: str, url: str):
+    def _send(self, method: str, url: str, body: tuple[bytes, str] | None = None):
         headers = {"Accept": MANIFEST_TYPES}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        return self.session.request(method, url, headers=headers, timeout=30, verify=self.verify)
+        data = None
+        if body is not None:
+            data, headers["Content-Type"] = body
+        return self.session.request(
+            method, url, headers=headers, data=data, timeout=30, verify=self.verify
+        )
 
     def _fetch_token(self, challenge: str, scope_path: str) -> str | None:
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
-        query = {"service": params.get("service", ""), "scope": f"repository:{scope_path}:pull"}
+        # The scope the registry asks for (a write needs push), else read access.
+        scope = params.get("scope") or f"repository:{scope_path}:pull"
+        query = {"service": params.get("service", ""), "scope": scope}
         auth = (self.credentials.username, self.credentials.password) if self.credentials else None
         response = self.session.get(
             params["realm"], params=query, auth=auth, timeout=30, verify=self.verify
