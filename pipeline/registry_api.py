@@ -10,6 +10,7 @@ ca.crt`` is trusted; loopback registries fall back to plain HTTP as the engine d
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -119,6 +120,14 @@ class RegistryClient:
 
         if self._base:
             return self._base
+        if is_loopback(self.endpoint):
+            # Asked over plain HTTP first: a TLS handshake (a context loading the CA bundle)
+            # costs more than the answer, and a TLS registry answers plain HTTP with a 400.
+            with contextlib.suppress(requests.RequestException):
+                answer = self.session.get(f"http://{self.endpoint}/v2/", timeout=10)
+                if answer.status_code in (200, 401):
+                    self._base = f"http://{self.endpoint}"
+                    return self._base
         try:
             self.session.get(f"https://{self.endpoint}/v2/", timeout=10, verify=self.verify)
             self._base = f"https://{self.endpoint}"
