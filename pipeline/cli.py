@@ -9,7 +9,10 @@ Ctrl-C, 143 for SIGTERM) with no traceback. In GitHub Actions the same output ga
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import gc
 import os
 import signal
 import sys
@@ -35,6 +38,15 @@ def fail(message: str) -> None:
     print(_color("31", f"hoist: error: {message}"), file=sys.stderr, flush=True)
 
 
+@functools.cache
+def _quick_exit() -> None:
+    """At exit, freeze what the garbage collector tracks: the interpreter's final collection
+    then does not walk every object of docker-py, GitPython and invoke once more (~40 ms at
+    the end of every run). Objects are still released by reference counting as the modules
+    are torn down; only cycles left at exit are not collected, and the process ends anyway."""
+    atexit.register(gc.freeze)
+
+
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Interrupted("SIGTERM", EXIT_SIGTERM)
 
@@ -44,6 +56,7 @@ def task_session() -> Iterator[None]:
     """Run a task body: cleanups run on SIGTERM/Ctrl-C; errors become one line and an exit."""
     from invoke.exceptions import Exit
 
+    _quick_exit()
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         yield
