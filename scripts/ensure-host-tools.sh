@@ -7,6 +7,7 @@
 #   openssl          self-signed TLS for test registries
 #   sshd             a throwaway sshd on 127.0.0.1 for the deploy-over-ssh:// tests (openssh-server;
 #                    the package's own service is kept from starting, the tests run their own)
+#   curl             the readiness loop of bench/baseline.sh (the script hoist is benchmarked against)
 set -euo pipefail
 
 declare -A package_for=(
@@ -16,6 +17,7 @@ declare -A package_for=(
   [skopeo]=skopeo
   [openssl]=openssl
   [sshd]=openssh-server
+  [curl]=curl
 )
 missing=()
 for tool in "${!package_for[@]}"; do
