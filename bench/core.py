@@ -271,9 +271,10 @@ class Workspace:
                         client.images.remove(tag)
         if side is None:
             for image_id in self.built:
-                # gone already, or still the parent of another image of the session
+                # gone already, or still the parent of another image of the session; forced:
+                # an untagged image pushed to several registries keeps a digest in each
                 with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(image_id)
+                    client.images.remove(image_id, force=True)
 
 
 def _git(cwd: Path, *args: str) -> None:
