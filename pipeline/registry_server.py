@@ -124,15 +124,17 @@ def stop_registry(pid: int, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    _alive(pid)
+    process_alive(pid)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (reaping it first if it is our exited child, so a zombie of
+    ours never counts as alive)."""
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -233,7 +235,7 @@ def embedded_registry() -> RegistryServer | None:
     root = _embedded_root()
     state = _embedded_state()
     pid = state.get("pid")
-    if not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(pid, int) or not process_alive(pid):
         return None
     try:
         password = (root / "auth").read_text().strip()

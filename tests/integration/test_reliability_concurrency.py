@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.registry_server import _alive, stop_registry
+from pipeline.registry_server import process_alive, stop_registry
 from tests.support.invoke_process import InvokeProcess
 from tests.support.reliability import (
     RegistryReader,
@@ -77,7 +77,7 @@ def test_two_runs_of_one_project_and_one_of_another_at_once(  # type: ignore[no-
 
     # one embedded registry served all three runs
     state, password = embedded_registry_state(Path(shared["HOIST_STATE_DIR"]))
-    assert _alive(state["pid"])
+    assert process_alive(state["pid"])
     registry_log = (Path(shared["HOIST_STATE_DIR"]) / "registry" / "registry.log").read_text()
     assert "address already in use" not in registry_log
     reader = RegistryReader(state["address"], state["username"], password)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.registry_server import _alive
+from pipeline.registry_server import process_alive
 from tests.conftest import run_invoke
 from tests.support.invoke_process import InvokeProcess
 from tests.support.reliability import (
@@ -247,7 +247,7 @@ def test_registry_killed_mid_push_and_restarted_then_rerun_is_consistent(  # typ
         first.wait_for_line(lambda line: line.startswith("[local] uploading"))
         os.kill(before["pid"], signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while _alive(before["pid"]):
+        while process_alive(before["pid"]):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         restarted = run_invoke("registry.up", env=run_env)  # same port, same storage

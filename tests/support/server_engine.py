@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.registry_server import process_alive
+
 
 @dataclass(frozen=True)
 class ServerEngine:
@@ -98,30 +100,16 @@ def stop_server_engine(engine: ServerEngine, timeout: float = 30.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(engine.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(engine.pid):
+    while time.monotonic() < deadline and process_alive(engine.pid):
         time.sleep(0.1)
-    if _alive(engine.pid):
+    if process_alive(engine.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(engine.pid, signal.SIGKILL)
         time.sleep(0.5)
-    _alive(engine.pid)  # reap
+    process_alive(engine.pid)  # reap
     _delete_bridge(engine.bridge)
     _unmount_below(engine.root)
     shutil.rmtree(engine.root, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return False
 
 
 def _delete_bridge(bridge: str) -> None:
