@@ -36,9 +36,9 @@ def _run(  # type: ignore[no-untyped-def]
     junit: str = "",
 ):
     """Run some stages of the pipeline and end with the summary table and the report path."""
-    from pipeline.ci import output_for
-    from pipeline.config import load_config
-    from pipeline.registry_server import state_dir
+    from pipeline.output.github import output_for
+    from pipeline.project import load_config
+    from pipeline.push.registry_server import state_dir
     from pipeline.report import write_report
     from pipeline.run import Runner, RunOptions
 
@@ -125,8 +125,8 @@ def ci(c, config="pipeline.yaml", to="", skip_smoke=False, sarif="", junit=""): 
 )
 def base_image(c, config="pipeline.yaml", force=False):  # type: ignore[no-untyped-def]
     """Build an offline stand-in for the Dockerfile's base image when it cannot be pulled."""
-    from pipeline import base_image as base
-    from pipeline.config import load_config
+    from pipeline.build import base_image as base
+    from pipeline.project import load_config
     from pipeline.engine import docker_client
 
     with task_session():
@@ -166,9 +166,9 @@ def tags(c, config="pipeline.yaml", json=False, image=None, tag=None, flavor=Non
     """
     import json as json_module
 
-    from pipeline.config import load_config
-    from pipeline.metadata import image_metadata, image_names
-    from pipeline.tags import image_references
+    from pipeline.project import load_config
+    from pipeline.tags.metadata import image_metadata, image_names
+    from pipeline.tags.rules import image_references
 
     with task_session():
         cfg = load_config(config)
@@ -215,7 +215,7 @@ def release(c, bump=None, version=None, force=False, dry_run=False, remote="orig
 @task(name="up")
 def registry_up(c):  # type: ignore[no-untyped-def]
     """Start the embedded registry (CNCF distribution, htpasswd auth) on 127.0.0.1."""
-    from pipeline.registry_server import ensure_embedded_registry
+    from pipeline.push.registry_server import ensure_embedded_registry
 
     with task_session():
         server = ensure_embedded_registry()
@@ -225,7 +225,7 @@ def registry_up(c):  # type: ignore[no-untyped-def]
 @task(name="down")
 def registry_down(c):  # type: ignore[no-untyped-def]
     """Stop the embedded registry; its stored images stay for the next `registry.up`."""
-    from pipeline.registry_server import stop_embedded_registry
+    from pipeline.push.registry_server import stop_embedded_registry
 
     with task_session():
         stopped = stop_embedded_registry()
@@ -236,8 +236,8 @@ LOGIN_TO_HELP = "comma-separated target names or kinds (default: every configure
 
 
 def _login_targets(config: str, to: str):  # type: ignore[no-untyped-def]
-    from pipeline.config import load_config
-    from pipeline.registries import select_targets
+    from pipeline.project import load_config
+    from pipeline.push.registries import select_targets
 
     cfg = load_config(config)
     wanted = tuple(t.strip() for t in to.split(",") if t.strip())
@@ -251,7 +251,7 @@ def login(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
 
     from pipeline.cli import fail
     from pipeline.engine import docker_client
-    from pipeline.registries import credstore
+    from pipeline.push.registries import credstore
 
     with task_session():
         results = credstore.login(docker_client(), _login_targets(config, to), os.environ)
@@ -267,7 +267,7 @@ def login(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
 @task(help={"config": CONFIG_HELP, "to": LOGIN_TO_HELP})
 def logout(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
     """Remove the stored docker credentials of each target's registry, as `docker logout` does."""
-    from pipeline.registries import credstore
+    from pipeline.push.registries import credstore
 
     with task_session():
         for r in credstore.logout(_login_targets(config, to), os.environ):
@@ -289,7 +289,7 @@ DEPLOY_HELP = {
 )
 def deploy(c, host="", env="", digest="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
     """Run the pushed digest on a server: prove it on a temporary port, switch, keep the old one."""
-    from pipeline.deploy import render_deploy, run_deploy
+    from pipeline.deploy.stage import render_deploy, run_deploy
 
     with task_session():
         result = run_deploy(
@@ -302,7 +302,7 @@ def deploy(c, host="", env="", digest="", config="pipeline.yaml"):  # type: igno
 @task(help=DEPLOY_HELP, auto_shortflags=False)
 def rollback(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
     """Swap the server back to NAME-previous, checked (a second rollback goes forward again)."""
-    from pipeline.deploy import run_rollback
+    from pipeline.deploy.stage import run_rollback
 
     with task_session():
         run_rollback(config, host=host or None, env_name=env or None, environ=os.environ, log=say)
@@ -313,7 +313,7 @@ def status(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyp
     """What runs on the server: digest, revision, since when, health (exit 1 if not healthy)."""
     from invoke.exceptions import Exit
 
-    from pipeline.deploy import run_status
+    from pipeline.deploy.stage import run_status
 
     with task_session():
         text, healthy = run_status(

@@ -110,7 +110,7 @@ class Registries:
 
     def start(self) -> None:
         """Start every server; after ``stop`` they come back on the ports they had."""
-        from pipeline.registry_server import start_registry
+        from pipeline.push.registry_server import start_registry
 
         ports = [int(s.address.rsplit(":", 1)[1]) for s in self.servers] or [None] * self.count
         self.servers = []
@@ -130,7 +130,7 @@ class Registries:
         self.start()
 
     def stop(self) -> None:
-        from pipeline.registry_server import stop_registry
+        from pipeline.push.registry_server import stop_registry
 
         for server in self.servers:
             stop_registry(server.pid)
@@ -347,7 +347,7 @@ STARTUP_COMMANDS: dict[str, list[str]] = {
     "import pipeline": [sys.executable, "-c", "import pipeline"],
     "import pipeline.run (what `ci` loads)": [
         sys.executable, "-c",
-        "import pipeline.ci, pipeline.config, pipeline.registry_server, pipeline.report, "
+        "import pipeline.output.github, pipeline.project, pipeline.push.registry_server, pipeline.report, "
         "pipeline.run",
     ],
 }  # fmt: skip
@@ -375,7 +375,7 @@ def _startup_round(repeat: int = 5) -> dict[str, list[float]]:
 
 
 def run_bench(options: Options) -> dict[str, Any]:
-    from pipeline.registry_server import state_dir
+    from pipeline.push.registry_server import state_dir
 
     runs = [r for r in RUN_ORDER if any(PRODUCED_BY[s] == r for s in options.scenarios)]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -4,7 +4,7 @@ Tasks stay thin by wrapping their body in ``task_session()``: it turns SIGTERM i
 exception (so every ``finally`` that removes a container runs), and turns a ``PipelineError``
 or an interrupt into a one-line message and the right exit code (2 for bad input, 130 for
 Ctrl-C, 143 for SIGTERM) with no traceback. In GitHub Actions the same output gains
-``::group::`` folds per stage (see ``pipeline.ci``).
+``::group::`` folds per stage (see ``pipeline.output.github``).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.git import context_from_repo, open_repo
+from pipeline.context.facts import context_from_repo, open_repo
 
 if TYPE_CHECKING:
     import git

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.push import PushResult
+from pipeline.push.stage import PushResult
 from pipeline.result import StageResult, Status
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import PipelineConfig
+from pipeline.project import PipelineConfig
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.report import RunReport, human_size
 from pipeline.result import Log, StageResult, Status
@@ -27,10 +27,10 @@ from pipeline.result import Log, StageResult, Status
 if TYPE_CHECKING:
     import docker
 
-    from pipeline.build import BuildResult
-    from pipeline.lint import Finding
-    from pipeline.registries import Target
-    from pipeline.tags import Metadata
+    from pipeline.build.stage import BuildResult
+    from pipeline.lint.stage import Finding
+    from pipeline.push.registries import Target
+    from pipeline.tags.rules import Metadata
 
 STAGES = ("lint", "build", "smoke", "push")
 
@@ -65,7 +65,7 @@ class Runner:
         self.environ = environ
         self.log = log
         self.on_stage = on_stage or (lambda stage: None)
-        # Lint findings as data (file, line, ...), e.g. for GitHub annotations (pipeline.ci).
+        # Lint findings as data (file, line, ...), e.g. for GitHub annotations (pipeline.output.github).
         self.on_findings = on_findings or (lambda findings, root, threshold: None)
         self.report = RunReport(
             run_id=new_run_id(),
@@ -95,13 +95,13 @@ class Runner:
         is a ``ConfigError`` (exit code 2), raised before the report exists.
         """
         if "build" in self.options.stages:
-            from pipeline.build import check_context
-            from pipeline.metadata import image_metadata
+            from pipeline.build.stage import check_context
+            from pipeline.tags.metadata import image_metadata
 
             check_context(self.config.build.context, self.config.build.dockerfile)
             self._metadata = image_metadata(self.config, self.environ)
         if "push" in self.options.stages:
-            from pipeline.registries import check_targets
+            from pipeline.push.registries import check_targets
 
             check_targets(
                 self.config.registries,
@@ -152,7 +152,7 @@ class Runner:
     # --- stages ------------------------------------------------------------------------------
 
     def _lint(self) -> str:
-        from pipeline.lint import publish, run_lint
+        from pipeline.lint.stage import publish, run_lint
 
         result = run_lint(self.config, self.log)
         publish(result, self.config.root, self.environ, self.options.sarif, self.log)
@@ -171,8 +171,8 @@ class Runner:
         return f"{', '.join(result.tools)}: {len(result.findings)} finding(s)"
 
     def _build(self) -> str:
-        from pipeline.build import build_image
-        from pipeline.metadata import image_metadata
+        from pipeline.build.stage import build_image
+        from pipeline.tags.metadata import image_metadata
 
         metadata = self._metadata or image_metadata(self.config, self.environ)
         for warning in metadata.warnings:
@@ -205,7 +205,7 @@ class Runner:
         )
 
     def _smoke(self) -> str:
-        from pipeline.smoke import smoke_test
+        from pipeline.smoke.stage import smoke_test
 
         assert self._built is not None, "smoke runs after build"
         junit = Path(self.options.junit) if self.options.junit else None
@@ -220,7 +220,7 @@ class Runner:
         return f"ready in {result.seconds_to_ready:.2f} s; " + "; ".join(result.checks)
 
     def _push(self) -> str:
-        from pipeline.push import push_all
+        from pipeline.push.stage import push_all
 
         passed = {s.stage for s in self.report.stages if s.ok}
         required = {"lint", "build"} if self.options.skip_smoke else {"lint", "build", "smoke"}
@@ -248,7 +248,7 @@ class Runner:
         return f"{len(results)} target(s): {', '.join(r.target for r in results)}"
 
     def targets(self) -> list[Target]:
-        from pipeline.registries import select_targets
+        from pipeline.push.registries import select_targets
 
         return select_targets(
             self.config.registries,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.registry_server import RegistryServer, start_registry, stop_registry
+from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_APP = REPO / "node-app"

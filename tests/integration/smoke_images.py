@@ -14,9 +14,9 @@ from pathlib import Path
 
 import docker
 
-from pipeline.config import SmokeConfig, parse_config
+from pipeline.project import SmokeConfig, parse_config
 from pipeline.errors import StageFailed
-from pipeline.smoke import RUN_LABEL, SmokeResult, smoke_test
+from pipeline.smoke.stage import RUN_LABEL, SmokeResult, smoke_test
 
 BASE = "hoist-offline/node:bookworm"
 

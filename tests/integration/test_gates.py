@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.project import load_config
 from pipeline.errors import StageFailed
 from pipeline.run import Runner, RunOptions
 from tests.conftest import run_invoke

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.registries.base import Credentials
-from pipeline.registry_api import RegistryClient
+from pipeline.push.registries.base import Credentials
+from pipeline.push.registry_api import RegistryClient
 from tests.conftest import run_invoke
 
 pytestmark = pytest.mark.integration

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import TargetConfig
-from pipeline.push import RetryPolicy, push_all
-from pipeline.registries import resolve_target
-from pipeline.registry_server import free_port
+from pipeline.project import TargetConfig
+from pipeline.push.stage import RetryPolicy, push_all
+from pipeline.push.registries import resolve_target
+from pipeline.push.registry_server import free_port
 from pipeline.report import RunReport, render_summary
 from tests.conftest import run_invoke
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import TargetConfig
-from pipeline.push import PushResult, RetryPolicy, push_all
-from pipeline.registries import resolve_target
-from pipeline.registry_server import RegistryServer, start_registry, stop_registry
+from pipeline.project import TargetConfig
+from pipeline.push.stage import PushResult, RetryPolicy, push_all
+from pipeline.push.registries import resolve_target
+from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.registry_server import process_alive, stop_registry
+from pipeline.push.registry_server import process_alive, stop_registry
 from tests.support.invoke_process import InvokeProcess
 from tests.support.reliability import (
     RegistryReader,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.registry_server import process_alive
+from pipeline.push.registry_server import process_alive
 from tests.conftest import run_invoke
 from tests.support.invoke_process import InvokeProcess
 from tests.support.reliability import (
@@ -68,7 +68,7 @@ def stop_embedded(run_env: dict[str, str]):  # type: ignore[no-untyped-def]
     yield
     state = Path(run_env["HOIST_STATE_DIR"]) / "registry" / "state.json"
     if state.exists():
-        from pipeline.registry_server import stop_registry
+        from pipeline.push.registry_server import stop_registry
 
         pid = embedded_registry_state(Path(run_env["HOIST_STATE_DIR"]))[0].get("pid")
         if isinstance(pid, int):

@@ -128,7 +128,7 @@ def test_env_file_deleted_in_a_later_layer_is_still_found(  # type: ignore[no-un
 def test_each_secret_kind_is_found_and_look_alikes_are_not(  # type: ignore[no-untyped-def]
     docker_client, policy_images, tmp_path: Path
 ):
-    from pipeline.layers import scan_image
+    from pipeline.smoke.layers import scan_image
 
     found = {f.path: f.reason for f in scan_image(docker_client, policy_images[3])}
     assert found == {

@@ -55,9 +55,9 @@ import pytest
 import requests
 import yaml
 
-from pipeline.registries.base import Credentials
-from pipeline.registry_api import RegistryClient
-from pipeline.registry_server import RegistryServer, start_registry, stop_registry
+from pipeline.push.registries.base import Credentials
+from pipeline.push.registry_api import RegistryClient
+from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.registry_server import process_alive
+from pipeline.push.registry_server import process_alive
 
 
 @dataclass(frozen=True)

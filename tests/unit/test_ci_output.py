@@ -1,4 +1,4 @@
-"""pipeline.ci: workflow commands, masks, annotations, $GITHUB_OUTPUT and the step summary.
+"""pipeline.output.github: workflow commands, masks, annotations, $GITHUB_OUTPUT and the step summary.
 
 The masking tests replay what GitHub's runner does with a job's stdout (``RunnerLog``): a
 ``::add-mask::`` line registers a value and is itself hidden; every later line has the
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ci
-from pipeline.ci import (
+from pipeline.output import github as ci
+from pipeline.output.github import (
     GitHubOutput,
     LocalOutput,
     escape_data,
@@ -29,9 +29,9 @@ from pipeline.ci import (
     output_for,
     redact,
 )
-from pipeline.lint import Finding
-from pipeline.push import PushResult
-from pipeline.registries.base import Credentials
+from pipeline.lint.stage import Finding
+from pipeline.push.stage import PushResult
+from pipeline.push.registries.base import Credentials
 from pipeline.report import RunReport
 from pipeline.result import StageResult, Status
 
@@ -242,8 +242,8 @@ def test_in_actions_a_task_without_an_output_still_masks(capsys, monkeypatch) ->
 
 
 def test_credential_discovery_masks_for_every_caller(capsys) -> None:
-    from pipeline.config import TargetConfig
-    from pipeline.registries import resolve_target, target_credentials
+    from pipeline.project import TargetConfig
+    from pipeline.push.registries import resolve_target, target_credentials
 
     output_for({"GITHUB_ACTIONS": "true"})
     password = new_secret()
@@ -328,10 +328,10 @@ def test_mask_commands_stay_whole_lines_while_threads_log() -> None:
 
 
 def test_the_push_engine_masks_credentials_as_it_discovers_them(capsys) -> None:
-    """The hook in pipeline.push: discovery itself announces the mask, before any push line."""
-    from pipeline.config import TargetConfig
-    from pipeline.push import RetryPolicy, _TargetPush
-    from pipeline.registries import resolve_target
+    """The hook in pipeline.push.stage: discovery itself announces the mask, before any push line."""
+    from pipeline.project import TargetConfig
+    from pipeline.push.stage import RetryPolicy, _TargetPush
+    from pipeline.push.registries import resolve_target
 
     output_for({"GITHUB_ACTIONS": "true"})
     password = new_secret()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.project import load_config
 from pipeline.errors import ConfigError
 
 GOOD = """\

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import PortMapping, default_deploy_environment, load_config
+from pipeline.project import PortMapping, default_deploy_environment, load_config
 from pipeline.errors import ConfigError
 
 BASE = """\

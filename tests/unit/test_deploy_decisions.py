@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.checks import HttpCheck
-from pipeline.config import PipelineConfig, load_config
-from pipeline.deploy import (
+from pipeline.smoke.service import HttpCheck
+from pipeline.project import PipelineConfig, load_config
+from pipeline.deploy.stage import (
     DeployResult,
     Release,
     container_kwargs,
@@ -27,9 +27,9 @@ from pipeline.deploy import (
     restart_policy,
     select_environment,
 )
-from pipeline.deploy_host import DeployError, Server, connect, display_host
+from pipeline.deploy.host import DeployError, Server, connect, display_host
 from pipeline.errors import ConfigError
-from pipeline.push import PushResult
+from pipeline.push.stage import PushResult
 from pipeline.report import RunReport, write_report
 
 DIGEST = "sha256:" + "ab" * 32

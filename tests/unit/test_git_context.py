@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.git import (
+from pipeline.context.facts import (
     Context,
     context_from_github,
     context_from_repo,
@@ -25,7 +25,7 @@ from pipeline.git import (
     public_url,
     resolve_context,
 )
-from pipeline.tags import compute_metadata
+from pipeline.tags.rules import compute_metadata
 
 SHA = "860c1904a1ce19322e91ac35af1ab07466440c37"
 HEAD_SHA = "3370e228f2209994d57af4427fe64e71bb79ac96"
@@ -200,7 +200,7 @@ def test_repository_without_commits(tmp_path: Path) -> None:
 
 
 def test_importing_does_not_import_gitpython() -> None:
-    code = "import sys, pipeline.git, pipeline.tags; print('git' in sys.modules)"
+    code = "import sys, pipeline.context.facts, pipeline.tags.rules; print('git' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import TargetConfig
+from pipeline.project import TargetConfig
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.registries import resolve_target, select_targets
+from pipeline.push.registries import resolve_target, select_targets
 
 
 def target(kind: str, repository: str | None, environ: dict[str, str] | None = None, **kw):  # type: ignore[no-untyped-def]
@@ -76,7 +76,7 @@ def test_ghcr_default_comes_from_github_actions() -> None:
 
 
 def test_ecr_private_host_gives_account_and_region() -> None:
-    from pipeline.registries import ecr
+    from pipeline.push.registries import ecr
 
     resolved = target("ecr", "123456789012.dkr.ecr.eu-central-1.amazonaws.com/team/app")
     assert (ecr.account(resolved), ecr.region(resolved)) == ("123456789012", "eu-central-1")
@@ -87,7 +87,7 @@ def test_ecr_private_host_gives_account_and_region() -> None:
 
 
 def test_ecr_public_and_refusals() -> None:
-    from pipeline.registries import ecr
+    from pipeline.push.registries import ecr
 
     public = target("ecr", "public.ecr.aws/a1b2c3/app")
     assert ecr.is_public(public) and ecr.region(public) == "us-east-1"
@@ -180,10 +180,10 @@ def test_cloud_sdks_are_imported_only_when_their_kind_fetches_credentials() -> N
 
     code = (
         "import sys\n"
-        "from pipeline.config import TargetConfig\n"
-        "from pipeline.registries import resolve_target\n"
-        "import pipeline.push, pipeline.registries.ecr, pipeline.registries.gcr\n"
-        "import pipeline.registries.acr\n"
+        "from pipeline.project import TargetConfig\n"
+        "from pipeline.push.registries import resolve_target\n"
+        "import pipeline.push.stage, pipeline.push.registries.ecr, pipeline.push.registries.gcr\n"
+        "import pipeline.push.registries.acr\n"
         "resolve_target(TargetConfig('ecr', 'e', 'public.ecr.aws/a/b'), 'app', {})\n"
         "print(sorted(m for m in ('boto3', 'botocore', 'google.auth', 'azure.identity')"
         " if m in sys.modules))\n"

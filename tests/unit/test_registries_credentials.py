@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import TargetConfig
+from pipeline.project import TargetConfig
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.registries import resolve_target, target_credentials
+from pipeline.push.registries import resolve_target, target_credentials
 
 
 def resolve(kind: str, repository: str, endpoint: str | None = None):  # type: ignore[no-untyped-def]
@@ -135,7 +135,7 @@ def test_ecr_creates_the_repository_once_when_asked() -> None:
     import boto3
     from moto import mock_aws
 
-    from pipeline.registries import prepare_target
+    from pipeline.push.registries import prepare_target
 
     config = TargetConfig("ecr", "ecr", ECR_PRIVATE, None, {"create_repository": True})
     ecr_target = resolve_target(config, "app", AWS_KEYS)
@@ -154,7 +154,7 @@ def test_ecr_public_uses_ecr_public_in_us_east_1(monkeypatch: pytest.MonkeyPatch
     import boto3
     from botocore.stub import Stubber
 
-    from pipeline.registries import ecr
+    from pipeline.push.registries import ecr
 
     client = boto3.client("ecr-public", region_name="us-east-1", aws_access_key_id="a",
                           aws_secret_access_key="b")  # fmt: skip
@@ -181,7 +181,7 @@ def test_ecr_access_denied_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> No
     import boto3
     from botocore.stub import Stubber
 
-    from pipeline.registries import ecr
+    from pipeline.push.registries import ecr
 
     client = boto3.client("ecr", region_name="eu-west-1", aws_access_key_id="a",
                           aws_secret_access_key="b")  # fmt: skip

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-import pipeline.push as push
-from pipeline.config import TargetConfig
+import pipeline.push.stage as push
+from pipeline.project import TargetConfig
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.push import RetryPolicy, classify_error, push_all, read_push_stream
-from pipeline.registries import Credentials, resolve_target
+from pipeline.push.stage import RetryPolicy, classify_error, push_all, read_push_stream
+from pipeline.push.registries import Credentials, resolve_target
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_skopeo_gets_credentials_through_memory_files_not_argv(
     import subprocess
     from pathlib import Path
 
-    from pipeline.registries import skopeo
+    from pipeline.push.registries import skopeo
 
     seen: dict[str, object] = {}
 
@@ -134,7 +134,7 @@ def test_skopeo_gets_credentials_through_memory_files_not_argv(
 
 
 def test_skopeo_fatal_line_is_the_message() -> None:
-    from pipeline.registries.skopeo import _fatal_line
+    from pipeline.push.registries.skopeo import _fatal_line
 
     stderr = (
         'time="x" level=warning msg="ignored"\n'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.push import PushResult
+from pipeline.push.stage import PushResult
 from pipeline.report import RunReport, human_size, render_markdown, render_summary, write_report
 from pipeline.result import StageResult, Status
 

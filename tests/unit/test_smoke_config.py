@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.checks import HttpCheck
-from pipeline.config import SmokeConfig, load_config
+from pipeline.smoke.service import HttpCheck
+from pipeline.project import SmokeConfig, load_config
 from pipeline.errors import ConfigError
-from pipeline.policy import PolicyConfig, parse_size
+from pipeline.smoke.policy import PolicyConfig, parse_size
 
 
 @pytest.fixture(autouse=True)

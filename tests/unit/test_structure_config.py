@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import load_config
+from pipeline.project import load_config
 from pipeline.errors import ConfigError
-from pipeline.structure import CommandTest, EnvVar, FileExistenceTest
+from pipeline.smoke.structure_suite import CommandTest, EnvVar, FileExistenceTest
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.git import Context
-from pipeline.moment import format_moment
-from pipeline.tags import (
+from pipeline.context.facts import Context
+from pipeline.tags.moment import format_moment
+from pipeline.tags.rules import (
     DEFAULT_PRIORITIES,
     GLOBAL_NAMES,
     SEMVER_NAMES,
@@ -30,8 +30,8 @@ from pipeline.tags import (
     parse_rules,
     sanitize_tag,
 )
-from pipeline.templates import TemplateError, compile_template
-from pipeline.versions import parse_pep440, parse_semver
+from pipeline.tags.templates import TemplateError, compile_template
+from pipeline.tags.versions import parse_pep440, parse_semver
 
 FROZEN = datetime(2020, 1, 10, 0, 30, tzinfo=timezone.utc)
 SHA_DEV = "860c1904a1ce19322e91ac35af1ab07466440c37"

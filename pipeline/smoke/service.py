@@ -1,0 +1,327 @@
+"""Service checks against the running smoke container: readiness, HTTP requests, graceful stop.
+
+Structure tests prove the image is assembled right; these prove the *service* works: it becomes
+ready within a deadline, answers each configured request with the expected status, body, JSON
+fields and headers fast enough, and stops cleanly on SIGTERM — what an orchestrator does on
+every deploy, and what breaks rolling updates when an app ignores it.
+
+Readiness uses the image's own HEALTHCHECK when it has one (the container is started with that
+test but a short interval, so "healthy" is seen in a second rather than after the image's
+30 s interval; its start period is stretched to the deadline so a slow start is not "unhealthy").
+Without a HEALTHCHECK the smoke path is polled with a growing delay.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipeline.smoke.verdicts import CheckFailed, CheckWarning, clip
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+    from pipeline.project import _Fields
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+REQUEST_TIMEOUT = 10.0
+LATENCY_ATTEMPTS = 3  # a cold first request must not fail a latency limit the service meets
+HEALTH_INTERVAL_NS = 150_000_000  # first probe 0.15 s after start, not the image's 30 s
+READY_POLL_MAX = 0.1  # seconds between readiness looks, at most: seeing "ready" late is waste
+_CHECK_KEYS = (
+    "name", "method", "path", "headers", "body", "expect_status", "expect_body", "expect_json",
+    "expect_headers", "max_latency_ms",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    name: str
+    method: str = "GET"
+    path: str = "/"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    expect_status: int = 200
+    expect_body: str | None = None
+    expect_json: dict[str, Any] = field(default_factory=dict)
+    expect_headers: dict[str, str] = field(default_factory=dict)
+    max_latency_ms: int | None = None
+
+    @classmethod
+    def get(cls, path: str, expect_status: int, expect_body: str | None) -> HttpCheck:
+        """The plain ``GET path`` check both smoke (``smoke.path``) and deploy (``health``)
+        start with."""
+        return cls(
+            name=f"GET {path}", path=path, expect_status=expect_status, expect_body=expect_body
+        )
+
+
+def parse_checks(smoke: _Fields) -> list[HttpCheck]:
+    """``smoke.checks``: a list of requests and what their answers must look like."""
+    from pipeline.project import _Fields, _kind
+
+    raw = smoke.data.get("checks")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise smoke.error("checks", f"expected a list of requests, got {_kind(raw)}")
+    checks: list[HttpCheck] = []
+    for i, item in enumerate(raw):
+        f = _Fields(smoke.source, smoke.where(f"checks[{i}]"), item, _CHECK_KEYS)
+        check = _check(f)
+        if any(c.name == check.name for c in checks):
+            raise f.error("name", f"duplicate check name {check.name!r}")
+        checks.append(check)
+    return checks
+
+
+def _check(f: _Fields) -> HttpCheck:
+    from pipeline.project import _kind
+
+    method = (f.text("method", "GET") or "GET").upper()
+    if method not in METHODS:
+        raise f.error("method", f"{method!r} is not one of {', '.join(METHODS)}")
+    path = f.text("path", required=True)
+    assert path is not None
+    if not path.startswith("/"):
+        raise f.error("path", f"{path!r} must start with /")
+    body = f.data.get("body")
+    headers = f.str_map("headers")
+    if isinstance(body, (Mapping, list)):  # structured body: sent as JSON
+        body = json.dumps(body)
+        headers = {"Content-Type": "application/json", **headers}
+    elif body is not None:
+        body = f.text("body")
+    expect_json = f.data.get("expect_json") or {}
+    if not isinstance(expect_json, Mapping) or not all(isinstance(k, str) for k in expect_json):
+        problem = f"expected a mapping of dotted paths to values, got {_kind(expect_json)}"
+        raise f.error("expect_json", problem)
+    expect_headers = f.str_map("expect_headers")
+    patterns = {"expect_body": f.text("expect_body")}
+    patterns.update({f"expect_headers.{name}": p for name, p in expect_headers.items()})
+    for key, pattern in patterns.items():
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise f.error(key, f"invalid regular expression: {exc}") from None
+    latency = None
+    if f.data.get("max_latency_ms") is not None:
+        latency = f.integer("max_latency_ms", 0, low=1, high=600_000)
+    return HttpCheck(
+        name=f.text("name") or f"{method} {path}",
+        method=method,
+        path=path,
+        headers=headers,
+        body=body,
+        expect_status=f.integer("expect_status", 200, low=100, high=599),
+        expect_body=f.text("expect_body"),
+        expect_json=dict(expect_json),
+        expect_headers=expect_headers,
+        max_latency_ms=latency,
+    )
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def http_check(base_url: str, check: HttpCheck) -> str:
+    """Send the request and compare; raises ``CheckFailed`` naming the first mismatch."""
+    import requests
+
+    attempts = LATENCY_ATTEMPTS if check.max_latency_ms and check.method in ("GET", "HEAD") else 1
+    best: tuple[float, requests.Response] | None = None
+    for _ in range(attempts):
+        started = time.monotonic()
+        try:
+            response = requests.request(
+                check.method,
+                base_url + check.path,
+                headers=check.headers,
+                data=check.body,
+                timeout=REQUEST_TIMEOUT,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise CheckFailed(f"{check.method} {check.path} failed: {type(exc).__name__}") from None
+        elapsed = (time.monotonic() - started) * 1000
+        if best is None or elapsed < best[0]:
+            best = (elapsed, response)
+        if not check.max_latency_ms or elapsed <= check.max_latency_ms:
+            break
+    assert best is not None
+    elapsed, response = best
+    _compare(check, response)
+    if check.max_latency_ms and elapsed > check.max_latency_ms:
+        raise CheckFailed(
+            f"{check.method} {check.path} took {elapsed:.0f} ms, over max_latency_ms "
+            f"{check.max_latency_ms} (best of {attempts})",
+            f"<= {check.max_latency_ms} ms",
+            f"{elapsed:.0f} ms",
+        )
+    return f"{response.status_code} in {elapsed:.0f} ms"
+
+
+def _compare(check: HttpCheck, response: Any) -> None:
+    request = f"{check.method} {check.path}"
+    text = response.text
+    if response.status_code != check.expect_status:
+        raise CheckFailed(
+            f"{request} returned {response.status_code}, expected {check.expect_status}",
+            f"status {check.expect_status}",
+            f"status {response.status_code}: {clip(text, 300)}",
+        )
+    for name, pattern in check.expect_headers.items():
+        value = response.headers.get(name)
+        if value is None or not re.search(pattern, value):
+            raise CheckFailed(
+                f"{request} header {name} is {value!r}, expected /{pattern}/",
+                f"{name}: /{pattern}/",
+                f"{name}: {value}" if value is not None else f"no {name} header",
+            )
+    if check.expect_body is not None and not re.search(check.expect_body, text):
+        raise CheckFailed(
+            f"{request} body does not match {check.expect_body!r}", f"/{check.expect_body}/", text
+        )
+    if check.expect_json:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            shown = clip(text, 300)
+            raise CheckFailed(f"{request} body is not JSON", "a JSON body", shown) from None
+        for dotted, expected in check.expect_json.items():
+            found, actual = json_field(document, dotted)
+            if not found or not _same_json(expected, actual):
+                got = json.dumps(actual) if found else "missing"
+                raise CheckFailed(
+                    f"{request} JSON field {dotted} is {got}, expected {json.dumps(expected)}",
+                    f"{dotted} = {json.dumps(expected)}",
+                    f"{dotted} = {got}",
+                )
+
+
+def json_field(document: Any, dotted: str) -> tuple[bool, Any]:
+    """``a.b[0].c`` or ``a.b.0.c`` inside a decoded JSON document; (found, value)."""
+    value = document
+    for part in re.findall(r"[^.\[\]]+", dotted):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and _index(part, len(value)) is not None:
+            value = value[int(part)]
+        else:
+            return False, None
+    return True, value
+
+
+def _index(part: str, length: int) -> int | None:
+    """``part`` as a list index valid for ``length`` items (negative counts from the end)."""
+    if not part.lstrip("-").isdigit():
+        return None
+    index = int(part)
+    return index if -length <= index < length else None
+
+
+def _same_json(expected: Any, actual: Any) -> bool:
+    """Equal, but ``true`` is not ``1`` (Python would say it is)."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    return bool(expected == actual)
+
+
+def health_override(image_attrs: Mapping[str, Any], deadline_s: float) -> dict[str, Any] | None:
+    """The image's HEALTHCHECK test with a short interval; None when the image has none."""
+    health = (image_attrs.get("Config") or {}).get("Healthcheck") or {}
+    test = health.get("Test") or []
+    if not test or test[0] == "NONE":
+        return None
+    return {
+        "test": test,
+        "interval": HEALTH_INTERVAL_NS,
+        "timeout": int(health.get("Timeout") or 5_000_000_000),
+        "retries": int(health.get("Retries") or 3),
+        "start_period": int(deadline_s * 1e9),
+    }
+
+
+def wait_ready(container: Container, url: str, timeout: float, healthcheck: bool) -> str:
+    """Wait for HEALTHCHECK "healthy", or for ``url`` to answer below 500; fail at the deadline."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    delay, problem = 0.05, "no answer yet"
+    while time.monotonic() < deadline:
+        container.reload()
+        state = container.attrs["State"]
+        if container.status in ("exited", "dead"):
+            raise CheckFailed(
+                f"container exited with code {state.get('ExitCode')} before it was ready",
+                "running",
+                f"exited ({state.get('ExitCode')})",
+            )
+        if healthcheck:
+            health = state.get("Health") or {}
+            problem = _last_health_output(health)
+            if health.get("Status") == "healthy":
+                return f"HEALTHCHECK healthy after {time.monotonic() - started:.1f} s"
+            if health.get("Status") == "unhealthy":
+                raise CheckFailed("HEALTHCHECK reports unhealthy", "healthy", problem)
+        else:
+            try:
+                status = requests.get(url, timeout=2).status_code
+                if status < 500:
+                    return f"{url} answered {status} after {time.monotonic() - started:.1f} s"
+                problem = f"status {status}"
+            except requests.RequestException as exc:
+                problem = type(exc).__name__
+        time.sleep(delay)
+        delay = min(delay * 1.5, READY_POLL_MAX)
+    what = "HEALTHCHECK did not report healthy" if healthcheck else f"{url} did not answer"
+    raise CheckFailed(f"not ready within {timeout:.0f} s: {what}", "ready", problem)
+
+
+def _last_health_output(health: Mapping[str, Any]) -> str:
+    log = health.get("Log") or []
+    if not log:
+        return "no healthcheck ran yet"
+    last = log[-1]
+    output = str(last.get("Output") or "").strip()
+    return f"exit {last.get('ExitCode')}: {clip(output, 300) or '(no output)'}"
+
+
+def graceful_stop(
+    container: Container, stop_timeout: float, signal: str, strict: bool = True
+) -> str:
+    """Send the stop signal; the service must exit with code 0 within ``stop_timeout``.
+
+    Not ``strict``: a service that does not stop cleanly is a warning, not a failure.
+    """
+    import requests
+
+    failure = CheckFailed if strict else CheckWarning
+    container.reload()
+    if container.status != "running":
+        code = container.attrs["State"].get("ExitCode")
+        raise CheckFailed(f"container already exited (code {code}) before the stop signal")
+    started = time.monotonic()
+    container.kill(signal=signal)
+    try:
+        code = int(container.wait(timeout=stop_timeout)["StatusCode"])
+    except requests.RequestException:
+        raise failure(
+            f"still running {stop_timeout:g} s after {signal} (does the app handle {signal}?)",
+            f"exit within {stop_timeout:g} s",
+            "still running",
+        ) from None
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise failure(
+            f"exited with code {code} after {signal}, expected 0",
+            "exit code 0",
+            f"exit code {code}",
+        )
+    return f"exited 0 in {seconds:.2f} s after {signal}"
