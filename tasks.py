@@ -37,8 +37,8 @@ def _run(  # type: ignore[no-untyped-def]
 ):
     """Run some stages of the pipeline and end with the summary table and the report path."""
     from pipeline.output.github import output_for
+    from pipeline.paths import state_dir
     from pipeline.project import load_config
-    from pipeline.push.registry_server import state_dir
     from pipeline.report import write_report
     from pipeline.run import Runner, RunOptions
 
@@ -126,8 +126,8 @@ def ci(c, config="pipeline.yaml", to="", skip_smoke=False, sarif="", junit=""): 
 def base_image(c, config="pipeline.yaml", force=False):  # type: ignore[no-untyped-def]
     """Build an offline stand-in for the Dockerfile's base image when it cannot be pulled."""
     from pipeline.build import base_image as base
-    from pipeline.project import load_config
     from pipeline.engine import docker_client
+    from pipeline.project import load_config
 
     with task_session():
         cfg = load_config(config)

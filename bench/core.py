@@ -347,8 +347,8 @@ STARTUP_COMMANDS: dict[str, list[str]] = {
     "import pipeline": [sys.executable, "-c", "import pipeline"],
     "import pipeline.run (what `ci` loads)": [
         sys.executable, "-c",
-        "import pipeline.output.github, pipeline.project, pipeline.push.registry_server, pipeline.report, "
-        "pipeline.run",
+        "import pipeline.output.github, pipeline.project, pipeline.push.registry_server, "
+        "pipeline.report, pipeline.run",
     ],
 }  # fmt: skip
 INTERPRETER = [sys.executable, "-c", "pass"]
@@ -375,7 +375,7 @@ def _startup_round(repeat: int = 5) -> dict[str, list[float]]:
 
 
 def run_bench(options: Options) -> dict[str, Any]:
-    from pipeline.push.registry_server import state_dir
+    from pipeline.paths import state_dir
 
     runs = [r for r in RUN_ORDER if any(PRODUCED_BY[s] == r for s in options.scenarios)]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -19,16 +19,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.project import PipelineConfig
 from pipeline.errors import Interrupted, PipelineError, StageFailed
-from pipeline.report import RunReport, human_size
+from pipeline.project import PipelineConfig
+from pipeline.report import RunReport
 from pipeline.result import Log, StageResult, Status
+from pipeline.units import human_size
 
 if TYPE_CHECKING:
     import docker
 
     from pipeline.build.stage import BuildResult
-    from pipeline.lint.stage import Finding
+    from pipeline.lint.findings import Finding
     from pipeline.push.registries import Target
     from pipeline.tags.rules import Metadata
 
@@ -65,7 +66,7 @@ class Runner:
         self.environ = environ
         self.log = log
         self.on_stage = on_stage or (lambda stage: None)
-        # Lint findings as data (file, line, ...), e.g. for GitHub annotations (pipeline.output.github).
+        # Lint findings as data (file, line, ...), e.g. for GitHub annotations.
         self.on_findings = on_findings or (lambda findings, root, threshold: None)
         self.report = RunReport(
             run_id=new_run_id(),
@@ -154,7 +155,10 @@ class Runner:
     def _lint(self) -> str:
         from pipeline.lint.stage import publish, run_lint
 
-        result = run_lint(self.config, self.log)
+        build = self.config.build
+        result = run_lint(
+            self.config.lint, self.config.root, build.dockerfile, build.context, self.log
+        )
         publish(result, self.config.root, self.environ, self.options.sarif, self.log)
         self.on_findings(result.findings, self.config.root, self.config.lint.failure_threshold)
         failing = result.failing(self.config.lint.failure_threshold)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.build.base_image import BaseImage, resolve_base
-from pipeline.project import BuildConfig
+from pipeline.build.settings import BuildConfig
 from pipeline.errors import ConfigError, Interrupted, StageFailed
 from pipeline.result import Log
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pipeline.project import HOST_SCHEMES
+from pipeline.deploy.settings import HOST_SCHEMES
 from pipeline.errors import PipelineError
 
 if TYPE_CHECKING:

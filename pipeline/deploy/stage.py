@@ -41,16 +41,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.project import DeployEnvironment, PipelineConfig, default_deploy_environment
 from pipeline.deploy.host import DeployError, Server
+from pipeline.deploy.settings import DeployEnvironment, default_environment
 from pipeline.errors import ConfigError
+from pipeline.project import PipelineConfig
 from pipeline.result import Log
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-    from pipeline.smoke.service import HttpCheck
     from pipeline.push.registries import Credentials
+    from pipeline.smoke.service import HttpCheck
 
 __all__ = [
     "DeployError",
@@ -99,13 +100,13 @@ def select_environment(config: PipelineConfig, name: str | None) -> DeployEnviro
         if name in environments:
             return environments[name]
         if not environments and name == "default":
-            return default_deploy_environment(config)
+            return default_environment(config.image, config.smoke)
         known = ", ".join(environments) or "none (the defaults are called 'default')"
         raise ConfigError(
             config.path.name, f"deploy.{name}", "no such environment", hint=f"configured: {known}"
         )
     if not environments:
-        return default_deploy_environment(config)
+        return default_environment(config.image, config.smoke)
     if len(environments) == 1:
         return next(iter(environments.values()))
     raise ConfigError(
@@ -366,8 +367,8 @@ class Site:
         Raises ``_Unhealthy`` with the first failure and the container's last log lines.
         """
         from pipeline.smoke.service import http_check, wait_ready
-        from pipeline.smoke.verdicts import CheckFailed, clip
         from pipeline.smoke.stage import container_logs
+        from pipeline.smoke.verdicts import CheckFailed, clip
 
         began = time.monotonic()
         try:
@@ -924,8 +925,8 @@ def run_deploy(
     log: Log,
 ) -> DeployResult:
     """``invoke deploy``: everything is checked locally before the server is contacted."""
+    from pipeline.paths import state_dir
     from pipeline.project import load_config
-    from pipeline.push.registry_server import state_dir
 
     started = time.monotonic()
     config = load_config(config_path)

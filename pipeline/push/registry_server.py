@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+from pipeline.paths import state_dir
 
 EMBEDDED_USER = "hoist"
 
@@ -45,12 +46,6 @@ class RegistryServer:
     @property
     def url(self) -> str:
         return f"{'https' if self.ca_file else 'http'}://{self.address}"
-
-
-def state_dir() -> Path:
-    """Where hoist keeps run state: ``$HOIST_STATE_DIR`` or ``.hoist/`` in the checkout."""
-    configured = os.environ.get("HOIST_STATE_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[1] / ".hoist"
 
 
 def registry_binary() -> str:

@@ -31,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.output.github import mask_credentials
 from pipeline.errors import Interrupted, PipelineError, RegistryError
 from pipeline.push.registries import Credentials, Target, prepare_target, skopeo, target_credentials
 from pipeline.push.registry_api import RegistryClient
@@ -316,7 +315,7 @@ class _TargetPush:
             if self.fetched:
                 self.log(f"[{self.target.name}] credentials expired; fetching new ones")
             # Masked (GitHub: ::add-mask::) before any line of this push could print it.
-            self.credentials = mask_credentials(target_credentials(self.target, self.environ))
+            self.credentials = target_credentials(self.target, self.environ)
             self.fetched = True
             if self.credentials is not None:
                 self.secrets.append(self.credentials.password)
@@ -453,7 +452,7 @@ class _TargetPush:
 
     @contextlib.contextmanager
     def _repository_lock(self) -> Iterator[None]:
-        from pipeline.push.registry_server import state_dir
+        from pipeline.paths import state_dir
 
         key = hashlib.sha256(self.target.push_repository.encode()).hexdigest()[:16]
         path = state_dir() / "locks" / f"push-{key}.lock"

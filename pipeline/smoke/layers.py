@@ -141,7 +141,7 @@ def _reportable(layer: _Layer, allowed: list[str]) -> bool:
 
 
 def _cache_dir() -> Path:
-    from pipeline.push.registry_server import state_dir
+    from pipeline.paths import state_dir
 
     return state_dir() / "cache" / f"layer-scan-{_rules_version()}"
 

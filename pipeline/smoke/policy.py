@@ -12,22 +12,21 @@ Each rule is one check result with the reason, so the smoke stage fails naming t
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipeline.config.fields import Fields
 from pipeline.smoke.verdicts import CheckFailed, CheckWarning
+from pipeline.units import human_size, parse_size
 
 if TYPE_CHECKING:
     import docker
 
-    from pipeline.project import _Fields
     from pipeline.smoke.layers import SecretFile
 
 KEYS = ("non_root", "max_size", "secrets", "allow_files", "healthcheck")
 HEALTHCHECK_MODES = ("warn", "require", "off")
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?))?B?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,17 +38,7 @@ class PolicyConfig:
     healthcheck: str = "warn"
 
 
-def parse_size(text: str) -> int | None:
-    """``300MB`` (decimal, as ``docker images`` shows), ``1.5GiB`` (binary) or plain bytes."""
-    match = _SIZE_RE.match(text)
-    if not match:
-        return None
-    number, prefix, binary = float(match[1]), (match[2] or "").upper(), bool(match[3])
-    power = " KMGT".index(prefix) if prefix else 0
-    return int(number * (1024 if binary else 1000) ** power)
-
-
-def parse_policy(smoke: _Fields) -> PolicyConfig:
+def parse_policy(smoke: Fields) -> PolicyConfig:
     section = smoke.section("policy", KEYS)
     max_size = None
     raw = section.data.get("max_size")
@@ -87,7 +76,6 @@ def non_root(attrs: dict[str, Any]) -> str:
 
 
 def size_limit(attrs: dict[str, Any], limit: int) -> str:
-    from pipeline.report import human_size
 
     size = int(attrs.get("Size") or 0)
     if size > limit:

@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.config.fields import Fields, kind_of
 from pipeline.smoke.verdicts import CheckFailed, CheckWarning, clip
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-    from pipeline.project import _Fields
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 REQUEST_TIMEOUT = 10.0
@@ -60,18 +60,17 @@ class HttpCheck:
         )
 
 
-def parse_checks(smoke: _Fields) -> list[HttpCheck]:
+def parse_checks(smoke: Fields) -> list[HttpCheck]:
     """``smoke.checks``: a list of requests and what their answers must look like."""
-    from pipeline.project import _Fields, _kind
 
     raw = smoke.data.get("checks")
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise smoke.error("checks", f"expected a list of requests, got {_kind(raw)}")
+        raise smoke.error("checks", f"expected a list of requests, got {kind_of(raw)}")
     checks: list[HttpCheck] = []
     for i, item in enumerate(raw):
-        f = _Fields(smoke.source, smoke.where(f"checks[{i}]"), item, _CHECK_KEYS)
+        f = Fields(smoke.source, smoke.where(f"checks[{i}]"), item, _CHECK_KEYS)
         check = _check(f)
         if any(c.name == check.name for c in checks):
             raise f.error("name", f"duplicate check name {check.name!r}")
@@ -79,8 +78,7 @@ def parse_checks(smoke: _Fields) -> list[HttpCheck]:
     return checks
 
 
-def _check(f: _Fields) -> HttpCheck:
-    from pipeline.project import _kind
+def _check(f: Fields) -> HttpCheck:
 
     method = (f.text("method", "GET") or "GET").upper()
     if method not in METHODS:
@@ -98,7 +96,7 @@ def _check(f: _Fields) -> HttpCheck:
         body = f.text("body")
     expect_json = f.data.get("expect_json") or {}
     if not isinstance(expect_json, Mapping) or not all(isinstance(k, str) for k in expect_json):
-        problem = f"expected a mapping of dotted paths to values, got {_kind(expect_json)}"
+        problem = f"expected a mapping of dotted paths to values, got {kind_of(expect_json)}"
         raise f.error("expect_json", problem)
     expect_headers = f.str_map("expect_headers")
     patterns = {"expect_body": f.text("expect_body")}

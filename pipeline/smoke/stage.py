@@ -3,10 +3,10 @@
 Three kinds of checks run against the very image that was built, and every one is listed with
 its verdict and time:
 
-* **policy** (``pipeline.smoke.policy``): not root, not too big, no secret in any layer, HEALTHCHECK;
-* **structure** (``pipeline.smoke.structure_suite``): container-structure-test's schema — commands, files,
-  metadata — from ``smoke.structure``;
-* **service** (``pipeline.smoke.service``): the container runs with its port published on 127.0.0.1
+* **policy** (``smoke.policy``): not root, not too big, no secret in any layer, HEALTHCHECK;
+* **structure** (``smoke.structure_suite``): container-structure-test's schema — commands,
+  files, metadata — from ``smoke.structure``;
+* **service** (``smoke.service``): the container runs with its port published on 127.0.0.1
   only, becomes ready within ``smoke.timeout``, answers ``smoke.path`` (the default check) and
   each request of ``smoke.checks``, and stops cleanly on SIGTERM.
 
@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pipeline.smoke.service import HttpCheck, graceful_stop, health_override, http_check, wait_ready
-from pipeline.project import DEFAULT_STOP_TIMEOUT, SmokeConfig
 from pipeline.errors import StageFailed
-from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, Verdict, run_check
 from pipeline.result import Log
+from pipeline.smoke.service import HttpCheck, graceful_stop, health_override, http_check, wait_ready
+from pipeline.smoke.settings import DEFAULT_STOP_TIMEOUT, SmokeConfig
+from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, Verdict, run_check
 
 if TYPE_CHECKING:
     import docker
@@ -121,7 +121,7 @@ def _remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> N
 
 
 def _default_junit(run_id: str) -> Path:
-    from pipeline.push.registry_server import state_dir
+    from pipeline.paths import state_dir
 
     return state_dir() / "reports" / f"smoke-{run_id}.xml"
 

@@ -25,10 +25,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipeline.smoke.container_fs import ContainerPathError, go_mode_string, ls_mode_string, read_file
-from pipeline.smoke.container_fs import stat as stat_path
-from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, clip, run_check
 from pipeline.result import Log
+from pipeline.smoke.container_fs import (
+    ContainerPathError,
+    go_mode_string,
+    ls_mode_string,
+    read_file,
+)
+from pipeline.smoke.container_fs import stat as stat_path
 from pipeline.smoke.structure_suite import (
     CommandTest,
     EnvVar,
@@ -37,6 +41,7 @@ from pipeline.smoke.structure_suite import (
     MetadataTest,
     StructureSuite,
 )
+from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, clip, run_check
 
 if TYPE_CHECKING:
     import docker

@@ -17,10 +17,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pipeline.project import _Fields
+from pipeline.config.fields import Fields, kind_of
+from pipeline.config.source import read_yaml
 
 SCHEMA_VERSION = "2.0.0"
 EXECUTABLE_BY = ("owner", "group", "other", "any")
@@ -126,9 +126,8 @@ class StructureSuite:
 # --- parsing ---------------------------------------------------------------------------------
 
 
-def parse_structure(smoke: _Fields, root: Path) -> StructureSuite | None:
+def parse_structure(smoke: Fields, root: Path) -> StructureSuite | None:
     """``smoke.structure``: an inline mapping, or a path (relative to pipeline.yaml) to a file."""
-    from pipeline.project import _Fields, _read_yaml
 
     value = smoke.data.get("structure")
     if value is None:
@@ -142,8 +141,8 @@ def parse_structure(smoke: _Fields, root: Path) -> StructureSuite | None:
                 hint="give a container-structure-test YAML file or an inline mapping",
             )
         source = str(Path(smoke.source).parent / value)  # as the user would find it
-        data = _read_yaml(path, source)
-        suite = _Fields(source, "", data, TOP_KEYS)
+        data = read_yaml(path, source)
+        suite = Fields(source, "", data, TOP_KEYS)
         if suite.data.get("schemaVersion") is None:
             raise suite.error("schemaVersion", "is required (container-structure-test: 2.0.0)")
         return _suite(suite, path.parent)
@@ -155,7 +154,7 @@ def parse_structure(smoke: _Fields, root: Path) -> StructureSuite | None:
     return _suite(smoke.section("structure", TOP_KEYS), root)
 
 
-def _suite(top: _Fields, base: Path) -> StructureSuite:
+def _suite(top: Fields, base: Path) -> StructureSuite:
     version = _scalar(top, "schemaVersion", top.data.get("schemaVersion", SCHEMA_VERSION))
     if version != SCHEMA_VERSION:
         raise top.error(
@@ -199,46 +198,43 @@ _RUN_OPTIONS = (
 _PERMISSIONS_RE = re.compile(r"^[-dalTLDpSugct?]+[-r][-w][-xsStT][-r][-w][-xsStT][-r][-w][-xsStT]$")
 
 
-def _items(top: _Fields, key: str, allowed: tuple[str, ...]) -> list[_Fields]:
-    from pipeline.project import _Fields, _kind
+def _items(top: Fields, key: str, allowed: tuple[str, ...]) -> list[Fields]:
 
     raw = top.data.get(key)
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise top.error(key, f"expected a list, got {_kind(raw)}")
-    return [_Fields(top.source, top.where(f"{key}[{i}]"), v, allowed) for i, v in enumerate(raw)]
+        raise top.error(key, f"expected a list, got {kind_of(raw)}")
+    return [Fields(top.source, top.where(f"{key}[{i}]"), v, allowed) for i, v in enumerate(raw)]
 
 
-def _scalar(f: _Fields, key: str, value: Any) -> str:
+def _scalar(f: Fields, key: str, value: Any) -> str:
     """A YAML scalar read into a string the way container-structure-test's Go YAML does."""
-    from pipeline.project import _kind
 
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
-    raise f.error(key, f"expected a string, got {_kind(value)}")
+    raise f.error(key, f"expected a string, got {kind_of(value)}")
 
 
-def _name(f: _Fields) -> str:
+def _name(f: Fields) -> str:
     name = f.text("name", required=True)
     assert name is not None
     return name
 
 
-def _strings(f: _Fields, key: str) -> tuple[str, ...]:
-    from pipeline.project import _kind
+def _strings(f: Fields, key: str) -> tuple[str, ...]:
 
     raw = f.data.get(key)
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise f.error(key, f"expected a list of strings, got {_kind(raw)}")
+        raise f.error(key, f"expected a list of strings, got {kind_of(raw)}")
     return tuple(_scalar(f, f"{key}[{i}]", item) for i, item in enumerate(raw))
 
 
-def _regexes(f: _Fields, key: str) -> tuple[str, ...]:
+def _regexes(f: Fields, key: str) -> tuple[str, ...]:
     patterns = _strings(f, key)
     for i, pattern in enumerate(patterns):
         try:
@@ -248,19 +244,19 @@ def _regexes(f: _Fields, key: str) -> tuple[str, ...]:
     return patterns
 
 
-def _optional_text(f: _Fields, key: str) -> str | None:
+def _optional_text(f: Fields, key: str) -> str | None:
     value = f.data.get(key)
     text = None if value is None else _scalar(f, key, value)
     return text or None  # "" is Go's zero value: not checked
 
 
-def _optional_int(f: _Fields, key: str) -> int | None:
+def _optional_int(f: Fields, key: str) -> int | None:
     if f.data.get(key) is None:
         return None
     return f.integer(key, 0, low=0, high=2**31 - 1)
 
 
-def _env_vars(f: _Fields, key: str, *, need_value: bool) -> tuple[EnvVar, ...]:
+def _env_vars(f: Fields, key: str, *, need_value: bool) -> tuple[EnvVar, ...]:
     result: list[EnvVar] = []
     for item in _items(f, key, ("key", "value", "isRegex")):
         name = _scalar(item, "key", item.data.get("key", ""))
@@ -280,14 +276,14 @@ def _env_vars(f: _Fields, key: str, *, need_value: bool) -> tuple[EnvVar, ...]:
     return tuple(result)
 
 
-def _commands(f: _Fields, key: str) -> tuple[tuple[str, ...], ...]:
-    from pipeline.project import _kind
+def _commands(f: Fields, key: str) -> tuple[tuple[str, ...], ...]:
 
     raw = f.data.get(key)
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(c, list) for c in raw):
-        raise f.error(key, f"expected a list of commands, each a list of strings, got {_kind(raw)}")
+        problem = f"expected a list of commands, each a list of strings, got {kind_of(raw)}"
+        raise f.error(key, problem)
     commands = tuple(
         tuple(_scalar(f, f"{key}[{i}][{j}]", part) for j, part in enumerate(command))
         for i, command in enumerate(raw)
@@ -298,7 +294,7 @@ def _commands(f: _Fields, key: str) -> tuple[tuple[str, ...], ...]:
     return commands
 
 
-def _command(f: _Fields) -> CommandTest:
+def _command(f: Fields) -> CommandTest:
     name = _name(f)
     command = f.data.get("command")
     if isinstance(command, list):
@@ -324,7 +320,7 @@ def _command(f: _Fields) -> CommandTest:
     )
 
 
-def _existence(f: _Fields) -> FileExistenceTest:
+def _existence(f: Fields) -> FileExistenceTest:
     name = _name(f)
     path = f.text("path", required=True)
     assert path is not None
@@ -345,7 +341,7 @@ def _existence(f: _Fields) -> FileExistenceTest:
     )
 
 
-def _content(f: _Fields) -> FileContentTest:
+def _content(f: Fields) -> FileContentTest:
     name = _name(f)
     path = f.text("path", required=True)
     assert path is not None
@@ -357,11 +353,11 @@ def _content(f: _Fields) -> FileContentTest:
     )
 
 
-def _optional_list(f: _Fields, key: str) -> tuple[str, ...] | None:
+def _optional_list(f: Fields, key: str) -> tuple[str, ...] | None:
     return None if f.data.get(key) is None else _strings(f, key)
 
 
-def _metadata(f: _Fields) -> MetadataTest:
+def _metadata(f: Fields) -> MetadataTest:
     return MetadataTest(
         env_vars=_env_vars(f, "envVars", need_value=False),
         unbound_env_vars=tuple(v.key for v in _env_vars(f, "unboundEnvVars", need_value=False)),
@@ -377,7 +373,7 @@ def _metadata(f: _Fields) -> MetadataTest:
     )
 
 
-def _run_options(f: _Fields, base: Path) -> RunOptions:
+def _run_options(f: Fields, base: Path) -> RunOptions:
     env_file = _optional_text(f, "envFile")
     path = (base / env_file) if env_file else None
     if path is not None and not path.is_file():

@@ -1,8 +1,8 @@
 """The bridge from pipeline.yaml and the repository to tags and labels for one run.
 
-``pipeline.tags.rules`` knows metadata-action's rules and ``pipeline.context.facts`` the context; this module
-only feeds them the project's configuration, so ``build`` and ``invoke tags`` compute exactly
-the same thing.
+``tags.rules`` knows metadata-action's rules and ``pipeline.context`` the repository state;
+this module only feeds them the project's configuration, so ``build`` and ``invoke tags``
+compute exactly the same thing.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from pipeline.project import PipelineConfig
-from pipeline.errors import ConfigError
 from pipeline.context.facts import Context, NotARepository, resolve_context
+from pipeline.errors import ConfigError
+from pipeline.project import PipelineConfig
 from pipeline.tags.rules import Metadata, RepoInfo, compute_metadata
 
 DIRTY_LABEL = "io.hoist.dirty"

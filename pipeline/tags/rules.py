@@ -11,7 +11,7 @@ Public API
 now=None, short_sha_length=7, source="metadata") -> Metadata``
     Evaluate tag rules (``type=semver,pattern={{version}}`` ... one rule a line; none means
     metadata-action's defaults) and flavor lines (``latest=auto``, ``prefix=x,onlatest=true``)
-    against a ``pipeline.context.facts.Context``. ``labels`` are user labels merged over the OCI ones;
+    against a ``context.facts.Context``. ``labels`` are user labels merged over the OCI ones;
     their values may use the global expressions (``{{branch}}``, ``{{date 'YYYY'}}`` ...).
 ``image_references(images, tags) -> list[str]``
     ``image:tag`` for every image and tag, image by image (lower-cased like metadata-action).
@@ -43,9 +43,9 @@ Deliberate differences from metadata-action
 * ``match=`` on semver/pep440 uses group 1 when the regex has a group, else the whole match.
 
 What metadata-action takes from libraries has a module of its own, each giving that
-library's output: ``pipeline.tags.templates`` (Handlebars' ``{{...}}``; what of it is supported),
-``pipeline.tags.moment`` (moment.js date formats) and ``pipeline.tags.versions`` (node-semver and PEP
-440). This module holds the rules themselves and the names they hand to templates.
+library's output: ``tags.templates`` (Handlebars' ``{{...}}``; what of it is supported),
+``tags.moment`` (moment.js date formats) and ``tags.versions`` (node-semver and PEP 440).
+This module holds the rules themselves and the names they hand to templates.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.errors import ConfigError
+from pipeline.config.names import IMAGE_NAME_RE
 from pipeline.context.facts import Context
+from pipeline.errors import ConfigError
 from pipeline.tags.moment import check_moment_format, format_moment
 from pipeline.tags.templates import (
     Mustache,
@@ -797,7 +798,6 @@ def image_references(images: Sequence[str], tags: Sequence[str]) -> list[str]:
     Image names are lower-cased (Docker refuses upper case in repositories) and must not
     already carry a tag or digest; what is still not a Docker repository name is refused.
     """
-    from pipeline.project import IMAGE_NAME_RE
 
     references: list[str] = []
     for image in dict.fromkeys(name.strip().lower() for name in images):

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import docker
 
-from pipeline.project import SmokeConfig, parse_config
 from pipeline.errors import StageFailed
+from pipeline.project import parse_config
+from pipeline.smoke.settings import SmokeConfig
 from pipeline.smoke.stage import RUN_LABEL, SmokeResult, smoke_test
 
 BASE = "hoist-offline/node:bookworm"

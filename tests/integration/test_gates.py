@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.project import load_config
 from pipeline.errors import StageFailed
+from pipeline.project import load_config
 from pipeline.run import Runner, RunOptions
 from tests.conftest import run_invoke
 from tests.support.reliability import (

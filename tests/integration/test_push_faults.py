@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.project import TargetConfig
-from pipeline.push.stage import RetryPolicy, push_all
+from pipeline.output.summary import render_summary
 from pipeline.push.registries import resolve_target
+from pipeline.push.registries.base import TargetConfig
 from pipeline.push.registry_server import free_port
-from pipeline.report import RunReport, render_summary
+from pipeline.push.stage import RetryPolicy, push_all
+from pipeline.report import RunReport
 from tests.conftest import run_invoke
 
 pytestmark = pytest.mark.integration

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.project import TargetConfig
-from pipeline.push.stage import PushResult, RetryPolicy, push_all
 from pipeline.push.registries import resolve_target
+from pipeline.push.registries.base import TargetConfig
 from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
+from pipeline.push.stage import PushResult, RetryPolicy, push_all
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.smoke.verdicts import Verdict
 from pipeline.smoke.stage import RUN_LABEL
 from pipeline.smoke.structure_run import run_structure
+from pipeline.smoke.verdicts import Verdict
 from tests.conftest import run_invoke
 from tests.integration.smoke_images import BASE, assert_run_left_nothing, images, smoke_config
 

@@ -1,4 +1,5 @@
-"""pipeline.output.github: workflow commands, masks, annotations, $GITHUB_OUTPUT and the step summary.
+"""pipeline.output.github and pipeline.secrets: workflow commands, masks, annotations,
+$GITHUB_OUTPUT and the step summary.
 
 The masking tests replay what GitHub's runner does with a job's stdout (``RunnerLog``): a
 ``::add-mask::`` line registers a value and is itself hidden; every later line has the
@@ -17,23 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.output import github as ci
-from pipeline.output.github import (
-    GitHubOutput,
-    LocalOutput,
-    escape_data,
-    escape_property,
-    format_outputs,
-    mask_credentials,
-    mask_secret,
-    output_for,
-    redact,
-)
-from pipeline.lint.stage import Finding
+from pipeline import secrets as registered
+from pipeline.lint.findings import Finding
+from pipeline.output.github import GitHubOutput, format_outputs, output_for
+from pipeline.output.terminal import LocalOutput
 from pipeline.push.stage import PushResult
-from pipeline.push.registries.base import Credentials
 from pipeline.report import RunReport
 from pipeline.result import StageResult, Status
+from pipeline.secrets import announce_with, mask_secret, redact
+from pipeline.workflow_commands import escape_data, escape_property
 
 
 def _unescape(value: str) -> str:
@@ -64,18 +57,18 @@ def new_secret() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state(monkeypatch):
-    """Each test starts like a new process: no active output, no registered secret.
+    """Each test starts like a new process: no announcer, no registered secret.
 
     (Both are process-wide on purpose: stdout is. A real task makes one output.)
     """
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)  # the suite may itself run in Actions
-    previous, known = ci._active, set(ci._secrets)
-    ci._active = None
-    ci._secrets.clear()
+    previous, known = registered._announce, set(registered._secrets)
+    announce_with(None)
+    registered._secrets.clear()
     yield
-    ci._active = previous
-    ci._secrets.clear()
-    ci._secrets.update(known)
+    registered._announce = previous
+    registered._secrets.clear()
+    registered._secrets.update(known)
 
 
 def _report(**overrides) -> RunReport:
@@ -230,20 +223,17 @@ def test_secrets_found_before_the_output_exists_are_announced_to_it(capsys) -> N
 
 
 def test_in_actions_a_task_without_an_output_still_masks(capsys, monkeypatch) -> None:
-    """deploy and login print with plain ``say``; their credentials are masked all the same."""
-    earlier = new_secret()
-    mask_secret(earlier)
+    """deploy and login print with plain ``say``; their credentials are masked all the same:
+    the command goes straight to stdout, where the runner reads it."""
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     secret = new_secret()
     mask_secret(secret)
-    lines = capsys.readouterr().out.splitlines()
-    assert f"::add-mask::{secret}" in lines and f"::add-mask::{earlier}" in lines
-    assert isinstance(ci._active, GitHubOutput)
+    assert capsys.readouterr().out.splitlines() == [f"::add-mask::{secret}"]
 
 
 def test_credential_discovery_masks_for_every_caller(capsys) -> None:
-    from pipeline.project import TargetConfig
     from pipeline.push.registries import resolve_target, target_credentials
+    from pipeline.push.registries.base import TargetConfig
 
     output_for({"GITHUB_ACTIONS": "true"})
     password = new_secret()
@@ -252,7 +242,8 @@ def test_credential_discovery_masks_for_every_caller(capsys) -> None:
     target = resolve_target(config, "acme/app", environ)
     credentials = target_credentials(target, environ)
     assert credentials is not None and credentials.password == password
-    assert capsys.readouterr().out.splitlines() == [f"::add-mask::{password}"]
+    assert capsys.readouterr().out.splitlines() == [f"::add-mask::{password}"]  # not the user
+    assert redact("user acme+robot") == "user acme+robot"
 
 
 def test_a_secret_is_announced_once(capsys) -> None:
@@ -285,23 +276,11 @@ def test_multiline_and_special_character_secrets(capsys) -> None:
     assert all("\n" not in m for m in masks)
 
 
-def test_mask_credentials_masks_the_secret_half_only(capsys) -> None:
-    output_for({"GITHUB_ACTIONS": "true"})
-    password = new_secret()
-    credentials = Credentials("oauth2accesstoken", password, source="GOOGLE_OAUTH_ACCESS_TOKEN")
-    assert mask_credentials(credentials) is credentials
-    assert mask_credentials(None) is None
-    out = capsys.readouterr().out
-    assert f"::add-mask::{password}" in out
-    assert "oauth2accesstoken" not in out
-    assert redact("user oauth2accesstoken") == "user oauth2accesstoken"
-
-
 def test_mask_commands_stay_whole_lines_while_threads_log() -> None:
     """Push logs from one thread per target; a mask must never land mid-line."""
     stream = io.StringIO()
     output = GitHubOutput({"GITHUB_ACTIONS": "true"}, stream=stream)
-    ci._active = output
+    announce_with(output.mask)
     found = [new_secret() for _ in range(40)]
 
     def chatter(worker: int) -> None:
@@ -328,10 +307,10 @@ def test_mask_commands_stay_whole_lines_while_threads_log() -> None:
 
 
 def test_the_push_engine_masks_credentials_as_it_discovers_them(capsys) -> None:
-    """The hook in pipeline.push.stage: discovery itself announces the mask, before any push line."""
-    from pipeline.project import TargetConfig
-    from pipeline.push.stage import RetryPolicy, _TargetPush
+    """Credential discovery itself announces the mask, before any push line."""
     from pipeline.push.registries import resolve_target
+    from pipeline.push.registries.base import TargetConfig
+    from pipeline.push.stage import RetryPolicy, _TargetPush
 
     output_for({"GITHUB_ACTIONS": "true"})
     password = new_secret()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.project import load_config
 from pipeline.errors import ConfigError
+from pipeline.project import load_config
 
 GOOD = """\
 image: team/app

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.project import PortMapping, default_deploy_environment, load_config
+from pipeline.deploy.settings import PortMapping, default_environment
 from pipeline.errors import ConfigError
+from pipeline.project import load_config
 
 BASE = """\
 image: team/node-app
@@ -91,7 +92,7 @@ def test_host_network_environment_gets_port_env_and_probe_port(project: Path) ->
 def test_without_a_deploy_section_defaults_serve_smoke_port(project: Path) -> None:
     config = load(project, BASE)
     assert config.deploy == {}
-    env = default_deploy_environment(config)
+    env = default_environment(config.image, config.smoke)
     assert env.name == "default"
     assert env.ports == (PortMapping(8080, 8080),)
     assert env.network == "bridge" and env.port_env is None

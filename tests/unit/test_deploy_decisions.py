@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.smoke.service import HttpCheck
-from pipeline.project import PipelineConfig, load_config
+from pipeline.deploy.host import DeployError, Server, connect, display_host
 from pipeline.deploy.stage import (
     DeployResult,
     Release,
@@ -27,10 +26,11 @@ from pipeline.deploy.stage import (
     restart_policy,
     select_environment,
 )
-from pipeline.deploy.host import DeployError, Server, connect, display_host
 from pipeline.errors import ConfigError
+from pipeline.project import PipelineConfig, load_config
 from pipeline.push.stage import PushResult
 from pipeline.report import RunReport, write_report
+from pipeline.smoke.service import HttpCheck
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import ConfigError, PipelineError
 from pipeline.context.facts import (
     Context,
     context_from_github,
@@ -25,6 +24,7 @@ from pipeline.context.facts import (
     public_url,
     resolve_context,
 )
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.tags.rules import compute_metadata
 
 SHA = "860c1904a1ce19322e91ac35af1ab07466440c37"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.lint.stage import Finding, LintResult, publish, yaml_line
+from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.sarif import sarif_document
+from pipeline.lint.stage import publish
+from pipeline.lint.workflows import yaml_line
 
 FINDINGS = [
     Finding("hadolint", "app/Dockerfile", 12, "DL3008", "warning", "Pin versions in apt get"),

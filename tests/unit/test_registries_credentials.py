@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.project import TargetConfig
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.push.registries import resolve_target, target_credentials
+from pipeline.push.registries.base import TargetConfig
 
 
 def resolve(kind: str, repository: str, endpoint: str | None = None):  # type: ignore[no-untyped-def]

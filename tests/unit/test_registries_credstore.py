@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.project import TargetConfig
 from pipeline.push.registries import Credentials, credstore, resolve_target
+from pipeline.push.registries.base import TargetConfig
 
 HELPER = """#!/bin/sh
 # docker-credential-hoisttest: the credential-helper protocol, stored in a JSON file.

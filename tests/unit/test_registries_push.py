@@ -8,10 +8,10 @@ import time
 import pytest
 
 import pipeline.push.stage as push
-from pipeline.project import TargetConfig
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.push.stage import RetryPolicy, classify_error, push_all, read_push_stream
 from pipeline.push.registries import Credentials, resolve_target
+from pipeline.push.registries.base import TargetConfig
+from pipeline.push.stage import RetryPolicy, classify_error, push_all, read_push_stream
 
 
 @pytest.mark.parametrize(

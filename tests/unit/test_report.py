@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline.output.summary import render_markdown, render_summary
 from pipeline.push.stage import PushResult
-from pipeline.report import RunReport, human_size, render_markdown, render_summary, write_report
+from pipeline.report import RunReport, write_report
 from pipeline.result import StageResult, Status
+from pipeline.units import human_size
 
 DIGEST = "sha256:" + "cd" * 32
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.smoke.service import HttpCheck
-from pipeline.project import SmokeConfig, load_config
 from pipeline.errors import ConfigError
-from pipeline.smoke.policy import PolicyConfig, parse_size
+from pipeline.project import load_config
+from pipeline.smoke.policy import PolicyConfig
+from pipeline.smoke.service import HttpCheck
+from pipeline.smoke.settings import SmokeConfig
+from pipeline.units import parse_size
 
 
 @pytest.fixture(autouse=True)

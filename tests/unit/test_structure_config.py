@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.project import load_config
 from pipeline.errors import ConfigError
+from pipeline.project import load_config
 from pipeline.smoke.structure_suite import CommandTest, EnvVar, FileExistenceTest
 
 

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.errors import ConfigError
 from pipeline.context.facts import Context
+from pipeline.errors import ConfigError
 from pipeline.tags.moment import format_moment
 from pipeline.tags.rules import (
     DEFAULT_PRIORITIES,

@@ -24,11 +24,12 @@ import importlib
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 
-from pipeline.output.github import mask_credentials
-from pipeline.project import REGISTRY_KINDS, TargetConfig
 from pipeline.errors import ConfigError
-from pipeline.push.registries.base import Credentials, Target
+from pipeline.push.registries.base import Credentials, Target, TargetConfig
 from pipeline.result import Log
+from pipeline.secrets import mask_secret
+
+REGISTRY_KINDS = ("local", "dockerhub", "ghcr", "ecr", "gcr", "acr", "quay", "generic")
 
 __all__ = [
     "Credentials",
@@ -56,7 +57,11 @@ def resolve_target(config: TargetConfig, image: str, environ: Mapping[str, str])
 def target_credentials(target: Target, environ: Mapping[str, str]) -> Credentials | None:
     creds: Credentials | None = kind_module(target.kind).credentials(target, environ)
     # Every caller (push, deploy, login) gets a secret already masked (GitHub: ::add-mask::).
-    return mask_credentials(creds)
+    # Usernames are not masked: they are not secret, and masking ``AWS`` or
+    # ``oauth2accesstoken`` would blank out unrelated words all over the log.
+    if creds is not None:
+        mask_secret(creds.password)
+    return creds
 
 
 def prepare_target(target: Target, environ: Mapping[str, str], log: Log) -> None:

@@ -16,11 +16,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.project import TargetConfig
 from pipeline.errors import RegistryError
 from pipeline.push.registries.base import (
     Credentials,
     Target,
+    TargetConfig,
     check_options,
     config_error,
     no_credentials,

@@ -18,10 +18,23 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from pipeline.project import IMAGE_NAME_RE, TargetConfig
+from pipeline.config.names import IMAGE_NAME_RE
+from pipeline.config.source import DEFAULT_CONFIG
 from pipeline.errors import ConfigError, PipelineError
 
 HOST_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*(?::[0-9]+)?$")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One push target as written in pipeline.yaml; the registry kind gives it meaning."""
+
+    kind: str
+    name: str
+    repository: str | None = None
+    endpoint: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = DEFAULT_CONFIG  # the file it was read from, for error messages
 
 
 @dataclass(frozen=True)

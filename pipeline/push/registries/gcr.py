@@ -22,11 +22,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.project import TargetConfig
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.push.registries.base import (
     Credentials,
     Target,
+    TargetConfig,
     check_options,
     config_error,
     no_credentials,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pipeline.project import TargetConfig
 from pipeline.push.registries.base import (
     Credentials,
     Target,
+    TargetConfig,
     check_options,
     config_error,
     image_basename,

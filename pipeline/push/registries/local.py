@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pipeline.project import IMAGE_NAME_RE, TargetConfig
+from pipeline.config.names import IMAGE_NAME_RE
 from pipeline.errors import ConfigError
-from pipeline.push.registries.base import Credentials, Target, check_options, target_from
+from pipeline.push.registries.base import (
+    Credentials,
+    Target,
+    TargetConfig,
+    check_options,
+    target_from,
+)
 from pipeline.push.registry_server import embedded_registry, ensure_embedded_registry
 
 
