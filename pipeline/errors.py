@@ -44,6 +44,10 @@ class ConfigError(PipelineError):
         self.problem = problem
 
 
+class NotARepository(PipelineError):
+    """The path has no git repository: callers may fall back to a context without git facts."""
+
+
 class EngineUnavailable(PipelineError):
     """No Docker Engine answers."""
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.context.facts import context_from_repo, open_repo
+from pipeline.context.repo import context_from_repo, open_repo
 from pipeline.errors import ConfigError, PipelineError
 
 if TYPE_CHECKING:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from pipeline.context.facts import Context, NotARepository, resolve_context
-from pipeline.errors import ConfigError
+from pipeline.context.model import Context
+from pipeline.context.resolve import resolve_context
+from pipeline.errors import ConfigError, NotARepository
 from pipeline.project import PipelineConfig
 from pipeline.tags.rules import Metadata, RepoInfo, compute_metadata
 

@@ -58,7 +58,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.config.names import IMAGE_NAME_RE
-from pipeline.context.facts import Context
+from pipeline.context.model import Context
 from pipeline.errors import ConfigError
 from pipeline.tags.moment import check_moment_format, format_moment
 from pipeline.tags.templates import (

@@ -16,14 +16,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.context.facts import (
-    Context,
-    context_from_github,
-    context_from_repo,
-    is_github_context,
-    public_url,
-    resolve_context,
-)
+from pipeline.context.github import context_from_github, is_github_context
+from pipeline.context.model import Context
+from pipeline.context.repo import context_from_repo, public_url
+from pipeline.context.resolve import resolve_context
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.tags.rules import compute_metadata
 
@@ -199,8 +195,10 @@ def test_repository_without_commits(tmp_path: Path) -> None:
         context_from_repo(empty)
 
 
-def test_importing_does_not_import_gitpython() -> None:
-    code = "import sys, pipeline.context.facts, pipeline.tags.rules; print('git' in sys.modules)"
+def test_tag_rules_and_github_context_do_not_import_gitpython() -> None:
+    """Only ``context.repo`` needs GitPython: the rules and GitHub's context stay cheap."""
+    modules = "pipeline.context.github, pipeline.context.model, pipeline.tags.rules"
+    code = f"import sys, {modules}; print('git' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.context.facts import Context
+from pipeline.context.model import Context
 from pipeline.errors import ConfigError
 from pipeline.tags.moment import format_moment
 from pipeline.tags.rules import (
