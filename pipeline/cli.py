@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
 
+from invoke.exceptions import Exit
+
 from pipeline.errors import EXIT_SIGINT, EXIT_SIGTERM, Interrupted, PipelineError
 
 
@@ -54,8 +56,6 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def task_session() -> Iterator[None]:
     """Run a task body: cleanups run on SIGTERM/Ctrl-C; errors become one line and an exit."""
-    from invoke.exceptions import Exit
-
     _quick_exit()
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:

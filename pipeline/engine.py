@@ -10,6 +10,9 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+import docker
+from docker.errors import DockerException
+
 from pipeline.errors import EngineUnavailable
 
 if TYPE_CHECKING:
@@ -18,9 +21,6 @@ if TYPE_CHECKING:
 
 def docker_client(host: str | None = None, timeout: int = 300) -> docker.DockerClient:
     """A client for ``host`` (or ``$DOCKER_HOST``, or the local socket), checked with a ping."""
-    import docker
-    from docker.errors import DockerException
-
     where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
         client = (

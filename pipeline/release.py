@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from git import GitCommandError, PushInfo
+
 from pipeline.context.repo import context_from_repo, open_repo
 from pipeline.errors import ConfigError, PipelineError
 
@@ -247,8 +249,6 @@ def _remote(repo: git.Repo, name: str) -> git.Remote:
 
 
 def _create_tag(repo: git.Repo, plan: ReleasePlan) -> git.TagReference:
-    from git import GitCommandError
-
     try:
         return repo.create_tag(plan.tag, ref=plan.sha, message=plan.message)
     except GitCommandError as exc:
@@ -260,8 +260,6 @@ def _create_tag(repo: git.Repo, plan: ReleasePlan) -> git.TagReference:
 
 def _push_tag(remote: git.Remote, plan: ReleasePlan) -> None:
     """Push only the new tag; a refusal by the remote (it has the tag) is an error too."""
-    from git import GitCommandError, PushInfo
-
     refspec = f"refs/tags/{plan.tag}:refs/tags/{plan.tag}"
     failed = PushInfo.ERROR | PushInfo.REJECTED | PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE
     try:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from docker.errors import APIError, ImageNotFound
+
 from pipeline.errors import PipelineError
 from pipeline.result import Log
 
@@ -77,8 +79,6 @@ def stand_in_name(image: str) -> str:
 
 
 def has_image(client: docker.DockerClient, name: str) -> bool:
-    from docker.errors import ImageNotFound
-
     try:
         client.images.get(name)
     except ImageNotFound:
@@ -87,8 +87,6 @@ def has_image(client: docker.DockerClient, name: str) -> bool:
 
 
 def try_pull(client: docker.DockerClient, name: str, log: Log) -> bool:
-    from docker.errors import APIError
-
     log(f"pulling base image {name}")
     try:
         client.images.pull(name)

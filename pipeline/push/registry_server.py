@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 from pipeline.errors import PipelineError
 from pipeline.paths import state_dir
 
@@ -148,8 +150,6 @@ def _is_zombie(pid: int) -> bool:
 
 
 def _wait_until_serving(server: RegistryServer, process: subprocess.Popen[bytes], timeout: float):
-    import requests
-
     deadline = time.monotonic() + timeout
     verify: str | bool = str(server.ca_file) if server.ca_file else True
     while time.monotonic() < deadline:

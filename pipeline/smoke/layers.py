@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from pipeline.paths import state_dir
+
 if TYPE_CHECKING:
     import docker
 
@@ -141,8 +143,6 @@ def _reportable(layer: _Layer, allowed: list[str]) -> bool:
 
 
 def _cache_dir() -> Path:
-    from pipeline.paths import state_dir
-
     return state_dir() / "cache" / f"layer-scan-{_rules_version()}"
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config.fields import Fields
+from pipeline.smoke.layers import scan_image
 from pipeline.smoke.verdicts import CheckFailed, CheckWarning
 from pipeline.units import human_size, parse_size
 
@@ -102,8 +103,6 @@ def no_secrets(
     allow: tuple[str, ...],
     stop: threading.Event | None = None,
 ) -> str:
-    from pipeline.smoke.layers import scan_image
-
     found = scan_image(client, image_id, allow, stop)
     if found:
         listing = "\n".join(str(f) for f in found)
