@@ -60,14 +60,6 @@ def declared_base(dockerfile: Path, arg: str) -> str | None:
     return None
 
 
-def first_from(dockerfile: Path) -> str | None:
-    for line in dockerfile.read_text(errors="replace").splitlines():
-        match = re.match(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", line, re.IGNORECASE)
-        if match:
-            return match.group(1)
-    return None
-
-
 def family_of(image: str) -> str:
     name = image.split("@")[0]
     name = name.rsplit("/", 1)[-1].split(":")[0]
