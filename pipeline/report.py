@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import PipelineError
 from pipeline.push.stage import PushResult
 from pipeline.result import StageResult, Status
 
@@ -45,6 +46,25 @@ class RunReport:
             and (all(p.ok for p in self.pushes))
         )
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunReport:
+        """A report read back (``deploy`` takes the pushed digest from it); unknown keys — a
+        newer hoist's — are ignored, so an older deploy still reads a newer report."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["stages"] = [
+            StageResult(
+                s["stage"], Status(s["status"]), s.get("seconds", 0.0), s.get("summary", "")
+            )
+            for s in data.get("stages", [])
+        ]
+        push_fields = {f.name for f in fields(PushResult)}
+        values["pushes"] = [
+            PushResult(**{k: v for k, v in p.items() if k in push_fields})
+            for p in data.get("pushes", [])
+        ]
+        return cls(**values)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
@@ -73,3 +93,17 @@ def _replace(path: Path, text: str) -> None:
         os.replace(aside, path)
     finally:
         aside.unlink(missing_ok=True)
+
+
+def read_report(path: Path) -> RunReport | None:
+    """The report at ``path``, or None when there is none; an unreadable one is an error."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise PipelineError(f"cannot read the run report {path}: {exc}") from None
+    try:
+        return RunReport.from_dict(data)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise PipelineError(f"cannot read the run report {path}: {exc!r}") from None
