@@ -7,13 +7,20 @@ step's last output lines. ``forcerm`` removes the intermediate containers even w
 fails, and on Ctrl-C/SIGTERM the container of the running step is removed here, so a failed
 or interrupted build leaves nothing behind.
 
-Labels are applied in a second, tiny build (``FROM <built image>`` plus one ``LABEL`` line):
-the classic builder turns each ``labels=`` entry into a step of its own (a container and a
-commit each), and the ``created`` label, new on every run, would rebuild every label step
-after it. When the Dockerfile's own image is unchanged and the image tagged with the first
-reference is that image with the same labels — only ``created`` older — it is reused as is:
-``created`` then says when that content was first built (as the engine's own ``Created``
-does for a cached build), and an unchanged input keeps its image id and registry digest.
+Labels are applied in a second, tiny build (``FROM <built image>`` plus one ``LABEL``
+instruction): the classic builder turns each ``labels=`` entry into a step of its own (a
+container and a commit each), and the ``created`` label, new on every run, would rebuild every
+label step after it. Every key and value goes in that one instruction, double-quoted with
+``\\``, ``"`` and ``$`` escaped (the only escapes the Dockerfile's double quotes know; ``$``
+would otherwise be substituted), so a quote, a ``#`` or ``$HOME`` in a description arrives as
+written. What a ``LABEL`` line cannot carry is refused before anything is built: a ``=`` in a
+key (the parser splits there before unquoting) and control characters (a line break ends the
+instruction; the others are invisible or garble every terminal that shows labels).
+
+When the Dockerfile's own image is unchanged and the image tagged with the first reference is
+that image with the same labels — only ``created`` older — it is reused as is: ``created``
+then says when that content was first built (as the engine's own ``Created`` does for a
+cached build), and an unchanged input keeps its image id and registry digest.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import contextlib
 import io
 import re
 import time
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +99,7 @@ def build_image(
     log: Log,
 ) -> BuildResult:
     """Build ``build.context`` and tag it with every reference in ``references``."""
+    check_labels(labels)
     check_context(build.context, build.dockerfile)
     base = resolve_base(
         client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
@@ -160,28 +170,58 @@ def _labelled(
         ):
             log(f"unchanged: reusing {previous['Id'][7:19]} (created {found[CREATED_LABEL]})")
             return str(previous["Id"]), {**labels, CREATED_LABEL: found[CREATED_LABEL]}
-    line = _label_line(labels)
-    dockerfile = f"FROM {content}\n{line or ''}\n".encode()
-    stream = client.api.build(
-        fileobj=io.BytesIO(dockerfile),
-        labels=None if line else labels,  # a value LABEL cannot quote: one step per label
-        rm=True,
-        forcerm=True,
-        decode=True,
-    )
+    dockerfile = f"FROM {content}\n{label_instruction(labels)}\n".encode()
+    stream = client.api.build(fileobj=io.BytesIO(dockerfile), rm=True, forcerm=True, decode=True)
     image_id, _, _ = _run_build(client, stream, lambda text: None)
     return image_id, labels
 
 
-def _label_line(labels: dict[str, str]) -> str | None:
-    """One ``LABEL 'k'='v' ...`` line (single quotes: no variable expansion, no escapes), or
-    None when a key or value holds a quote or a control character."""
-    pairs = []
+def check_labels(labels: Mapping[str, str]) -> None:
+    """Refuse a label one ``LABEL`` instruction cannot carry as written.
+
+    A ``=`` in a key: the Dockerfile parser splits ``key=value`` at the first ``=`` before it
+    unquotes anything (``docker build --label`` splits there too). A control character in
+    a key or value: a line break ends the instruction, and the others (tab, ESC, ...) are
+    invisible or garble every terminal, UI and ``docker inspect`` that shows labels; every
+    label hoist writes is one line of printable text. Keeping a per-label ``labels=`` step
+    for them would bring back a build step per label for a value that is almost always a
+    mistake (a YAML ``|`` block keeps its final line break).
+    """
     for key, value in labels.items():
-        if any(c == "'" or ord(c) < 32 for c in key + value):
-            return None
-        pairs.append(f"'{key}'='{value}'")
-    return "LABEL " + " ".join(pairs)
+        for text, what in ((key, "name"), (value, "value")):
+            control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+            if control is not None:
+                raise ConfigError(
+                    "label",
+                    key if what == "value" else repr(key),  # the error stays one line
+                    f"the {what} holds a control character ({control!r}, U+{ord(control):04X});"
+                    " a label is one line of printable text",
+                    hint="write it on one line in pipeline.yaml's metadata; a YAML `|` block"
+                    " keeps a final line break, `>-` folds the lines into one",
+                )
+        if "=" in key:
+            raise ConfigError(
+                "label",
+                key,
+                "a label name cannot contain '='",
+                hint="rename it in pipeline.yaml's metadata.labels",
+            )
+
+
+def label_instruction(labels: Mapping[str, str]) -> str:
+    """``LABEL "key"="value" ...``: every label in one instruction, so one build step.
+
+    Inside Dockerfile double quotes ``\\``, ``"`` and ``$`` are the characters a backslash
+    escapes (every other backslash stays as written) and ``$`` starts a substitution, so
+    exactly those three are escaped; ``'``, ``#``, ``=``, spaces and any other printable
+    character stand for themselves. ``check_labels`` has refused what cannot be written.
+    """
+    return "LABEL " + " ".join(f"{_quoted(k)}={_quoted(v)}" for k, v in labels.items())
+
+
+def _quoted(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
 
 
 @dataclass
