@@ -17,10 +17,12 @@ written. What a ``LABEL`` line cannot carry is refused before anything is built:
 key (the parser splits there before unquoting) and control characters (a line break ends the
 instruction; the others are invisible or garble every terminal that shows labels).
 
-When the Dockerfile's own image is unchanged and the image tagged with the first reference is
-that image with the same labels — only ``created`` older — it is reused as is: ``created``
-then says when that content was first built (as the engine's own ``Created`` does for a
-cached build), and an unchanged input keeps its image id and registry digest.
+When the image tagged with the first reference *is* the one this build would make — the same
+layers and config as the Dockerfile's own image, the same labels, only ``created`` older — it
+is reused as is, however its history came about (``Parent`` and ``Config.Image`` name the
+steps an image was built from, not what it is): ``created`` then says when that content was
+first built (as the engine's own ``Created`` does for a cached build), and an unchanged input
+keeps its image id and registry digest.
 """
 
 from __future__ import annotations
@@ -150,30 +152,61 @@ def _run_build(client: docker.DockerClient, stream: Any, log: Log) -> tuple[str,
 def _labelled(
     client: docker.DockerClient, content: str, labels: dict[str, str], reference: str, log: Log
 ) -> tuple[str, dict[str, str]]:
-    """The built image with ``labels``: the previous run's when only ``created`` differs,
-    else a child of ``content`` made in one ``LABEL`` step. Returns its id and its labels."""
-    from docker.errors import APIError
+    """The built image with ``labels``: the previous run's when it is this very image (see
+    ``unchanged``), else a child of ``content`` made in one ``LABEL`` step. Returns its id
+    and its labels."""
+    from docker.errors import ImageNotFound
 
     if not labels:
         return content, labels
-    with contextlib.suppress(APIError):  # no such image yet: nothing to reuse
+    built = client.api.inspect_image(content)
+    with contextlib.suppress(ImageNotFound):  # no such image yet: nothing to reuse
         previous = client.api.inspect_image(reference)
-        own = (client.api.inspect_image(content).get("Config") or {}).get("Labels") or {}
-        found = (previous.get("Config") or {}).get("Labels") or {}
-        wanted = {**own, **labels}
-        if (
-            previous.get("Parent") == content
-            and CREATED_LABEL in labels
-            and CREATED_LABEL in found
-            and {k: v for k, v in found.items() if k != CREATED_LABEL}
-            == {k: v for k, v in wanted.items() if k != CREATED_LABEL}
-        ):
-            log(f"unchanged: reusing {previous['Id'][7:19]} (created {found[CREATED_LABEL]})")
-            return str(previous["Id"]), {**labels, CREATED_LABEL: found[CREATED_LABEL]}
+        if unchanged(previous, built, labels):
+            created = previous["Config"]["Labels"][CREATED_LABEL]
+            log(f"unchanged: reusing {previous['Id'][7:19]} (created {created})")
+            return str(previous["Id"]), {**labels, CREATED_LABEL: created}
     dockerfile = f"FROM {content}\n{label_instruction(labels)}\n".encode()
     stream = client.api.build(fileobj=io.BytesIO(dockerfile), rm=True, forcerm=True, decode=True)
     image_id, _, _ = _run_build(client, stream, lambda text: None)
     return image_id, labels
+
+
+def unchanged(
+    previous: Mapping[str, Any], built: Mapping[str, Any], labels: Mapping[str, str]
+) -> bool:
+    """Whether ``previous`` (an image's inspect) is ``built`` (the Dockerfile's own image)
+    with ``labels``, only its ``created`` label older.
+
+    Decided by what the images are — layers, platform, config — never by how they came
+    about: ``Parent`` and ``Config.Image`` name the step an image was committed on top of,
+    which differs for the same content built in another number of steps or on another run.
+    """
+    found = _labels_of(previous)
+    wanted = {**_labels_of(built), **labels}  # the Dockerfile's own LABELs, then ours
+    return (
+        CREATED_LABEL in labels
+        and CREATED_LABEL in found
+        and _content_of(previous) == _content_of(built)
+        and _without_created(found) == _without_created(wanted)
+    )
+
+
+def _content_of(image: Mapping[str, Any]) -> dict[str, Any]:
+    config = image.get("Config") or {}
+    return {
+        "layers": (image.get("RootFS") or {}).get("Layers") or [],
+        "platform": (image.get("Os"), image.get("Architecture"), image.get("Variant")),
+        "config": {k: v for k, v in config.items() if k not in ("Labels", "Image")},
+    }
+
+
+def _labels_of(image: Mapping[str, Any]) -> dict[str, str]:
+    return dict((image.get("Config") or {}).get("Labels") or {})
+
+
+def _without_created(labels: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k != CREATED_LABEL}
 
 
 def check_labels(labels: Mapping[str, str]) -> None:

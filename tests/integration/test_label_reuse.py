@@ -9,6 +9,7 @@ another build on this shared engine may be using at that moment.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -92,6 +93,50 @@ def test_tricky_labels_arrive_byte_for_byte_in_one_label_step(  # type: ignore[n
     }
     assert built.labels == TRICKY
     assert len(label_steps(docker_client, built.image_id)) == 1
+
+
+def test_reuse_is_decided_by_what_the_image_is_not_by_its_history(  # type: ignore[no-untyped-def]
+    docker_client, tmp_path, remove_afterwards
+):
+    build = scratch_build(tmp_path)
+    reference = f"hoist-test/labels-{secrets.token_hex(3)}:one"
+    labels = {"org.opencontainers.image.description": "hoist's sample", CREATED_LABEL: "t1"}
+    content = build_image(docker_client, build, [reference], {}, print).image_id
+    remove_afterwards(content)
+    # What the fallback used to make: one step per label, so Parent is not the content.
+    stream = docker_client.api.build(
+        fileobj=io.BytesIO(f"FROM {content}\n".encode()), labels=labels, rm=True, decode=True
+    )
+    (previous,) = [chunk["aux"]["ID"] for chunk in stream if "ID" in chunk.get("aux", {})]
+    remove_afterwards(previous)
+    assert docker_client.api.inspect_image(previous)["Parent"] != content
+    docker_client.api.tag(previous, *reference.split(":"))
+    lines: list[str] = []
+
+    again = build_image(
+        docker_client, build, [reference], {**labels, CREATED_LABEL: "t2"}, lines.append
+    )
+    remove_afterwards(again.image_id)
+
+    assert again.image_id == previous
+    assert again.labels[CREATED_LABEL] == "t1"  # when this content was first built
+    assert f"unchanged: reusing {previous[7:19]} (created t1)" in lines
+
+    other_label = {**labels, "org.opencontainers.image.description": "changed", CREATED_LABEL: "t3"}
+    relabelled = build_image(docker_client, build, [reference], other_label, lines.append)
+    remove_afterwards(relabelled.image_id)
+    assert relabelled.image_id != previous
+    assert docker_client.api.inspect_image(reference)["Config"]["Labels"] == other_label
+
+    (build.context / "hello.bin").write_bytes(secrets.token_bytes(64))
+    lines.clear()
+    rebuilt = build_image(
+        docker_client, build, [reference], {**other_label, CREATED_LABEL: "t4"}, lines.append
+    )
+    remove_afterwards(rebuilt.image_id)
+    assert rebuilt.image_id != relabelled.image_id
+    assert rebuilt.labels[CREATED_LABEL] == "t4"
+    assert not any(line.startswith("unchanged:") for line in lines)
 
 
 def report_of(state: dict[str, str]) -> dict:  # type: ignore[type-arg]
