@@ -7,13 +7,22 @@ step's last output lines. ``forcerm`` removes the intermediate containers even w
 fails, and on Ctrl-C/SIGTERM the container of the running step is removed here, so a failed
 or interrupted build leaves nothing behind.
 
-Labels are applied in a second, tiny build (``FROM <built image>`` plus one ``LABEL`` line):
-the classic builder turns each ``labels=`` entry into a step of its own (a container and a
-commit each), and the ``created`` label, new on every run, would rebuild every label step
-after it. When the Dockerfile's own image is unchanged and the image tagged with the first
-reference is that image with the same labels — only ``created`` older — it is reused as is:
-``created`` then says when that content was first built (as the engine's own ``Created``
-does for a cached build), and an unchanged input keeps its image id and registry digest.
+Labels are applied in a second, tiny build (``FROM <built image>`` plus one ``LABEL``
+instruction): the classic builder turns each ``labels=`` entry into a step of its own (a
+container and a commit each), and the ``created`` label, new on every run, would rebuild every
+label step after it. Every key and value goes in that one instruction, double-quoted with
+``\\``, ``"`` and ``$`` escaped (the only escapes the Dockerfile's double quotes know; ``$``
+would otherwise be substituted), so a quote, a ``#`` or ``$HOME`` in a description arrives as
+written. What a ``LABEL`` line cannot carry is refused before anything is built: a ``=`` in a
+key (the parser splits there before unquoting) and control characters (a line break ends the
+instruction; the others are invisible or garble every terminal that shows labels).
+
+When the image tagged with the first reference *is* the one this build would make — the same
+layers and config as the Dockerfile's own image, the same labels, only ``created`` older — it
+is reused as is, however its history came about (``Parent`` and ``Config.Image`` name the
+steps an image was built from, not what it is): ``created`` then says when that content was
+first built (as the engine's own ``Created`` does for a cached build), and an unchanged input
+keeps its image id and registry digest.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import contextlib
 import io
 import re
 import time
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +101,7 @@ def build_image(
     log: Log,
 ) -> BuildResult:
     """Build ``build.context`` and tag it with every reference in ``references``."""
+    check_labels(labels)
     check_context(build.context, build.dockerfile)
     base = resolve_base(
         client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
@@ -140,48 +152,109 @@ def _run_build(client: docker.DockerClient, stream: Any, log: Log) -> tuple[str,
 def _labelled(
     client: docker.DockerClient, content: str, labels: dict[str, str], reference: str, log: Log
 ) -> tuple[str, dict[str, str]]:
-    """The built image with ``labels``: the previous run's when only ``created`` differs,
-    else a child of ``content`` made in one ``LABEL`` step. Returns its id and its labels."""
-    from docker.errors import APIError
+    """The built image with ``labels``: the previous run's when it is this very image (see
+    ``unchanged``), else a child of ``content`` made in one ``LABEL`` step. Returns its id
+    and its labels."""
+    from docker.errors import ImageNotFound
 
     if not labels:
         return content, labels
-    with contextlib.suppress(APIError):  # no such image yet: nothing to reuse
+    built = client.api.inspect_image(content)
+    with contextlib.suppress(ImageNotFound):  # no such image yet: nothing to reuse
         previous = client.api.inspect_image(reference)
-        own = (client.api.inspect_image(content).get("Config") or {}).get("Labels") or {}
-        found = (previous.get("Config") or {}).get("Labels") or {}
-        wanted = {**own, **labels}
-        if (
-            previous.get("Parent") == content
-            and CREATED_LABEL in labels
-            and CREATED_LABEL in found
-            and {k: v for k, v in found.items() if k != CREATED_LABEL}
-            == {k: v for k, v in wanted.items() if k != CREATED_LABEL}
-        ):
-            log(f"unchanged: reusing {previous['Id'][7:19]} (created {found[CREATED_LABEL]})")
-            return str(previous["Id"]), {**labels, CREATED_LABEL: found[CREATED_LABEL]}
-    line = _label_line(labels)
-    dockerfile = f"FROM {content}\n{line or ''}\n".encode()
-    stream = client.api.build(
-        fileobj=io.BytesIO(dockerfile),
-        labels=None if line else labels,  # a value LABEL cannot quote: one step per label
-        rm=True,
-        forcerm=True,
-        decode=True,
-    )
+        if unchanged(previous, built, labels):
+            created = previous["Config"]["Labels"][CREATED_LABEL]
+            log(f"unchanged: reusing {previous['Id'][7:19]} (created {created})")
+            return str(previous["Id"]), {**labels, CREATED_LABEL: created}
+    dockerfile = f"FROM {content}\n{label_instruction(labels)}\n".encode()
+    stream = client.api.build(fileobj=io.BytesIO(dockerfile), rm=True, forcerm=True, decode=True)
     image_id, _, _ = _run_build(client, stream, lambda text: None)
     return image_id, labels
 
 
-def _label_line(labels: dict[str, str]) -> str | None:
-    """One ``LABEL 'k'='v' ...`` line (single quotes: no variable expansion, no escapes), or
-    None when a key or value holds a quote or a control character."""
-    pairs = []
+def unchanged(
+    previous: Mapping[str, Any], built: Mapping[str, Any], labels: Mapping[str, str]
+) -> bool:
+    """Whether ``previous`` (an image's inspect) is ``built`` (the Dockerfile's own image)
+    with ``labels``, only its ``created`` label older.
+
+    Decided by what the images are — layers, platform, config — never by how they came
+    about: ``Parent`` and ``Config.Image`` name the step an image was committed on top of,
+    which differs for the same content built in another number of steps or on another run.
+    """
+    found = _labels_of(previous)
+    wanted = {**_labels_of(built), **labels}  # the Dockerfile's own LABELs, then ours
+    return (
+        CREATED_LABEL in labels
+        and CREATED_LABEL in found
+        and _content_of(previous) == _content_of(built)
+        and _without_created(found) == _without_created(wanted)
+    )
+
+
+def _content_of(image: Mapping[str, Any]) -> dict[str, Any]:
+    config = image.get("Config") or {}
+    return {
+        "layers": (image.get("RootFS") or {}).get("Layers") or [],
+        "platform": (image.get("Os"), image.get("Architecture"), image.get("Variant")),
+        "config": {k: v for k, v in config.items() if k not in ("Labels", "Image")},
+    }
+
+
+def _labels_of(image: Mapping[str, Any]) -> dict[str, str]:
+    return dict((image.get("Config") or {}).get("Labels") or {})
+
+
+def _without_created(labels: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k != CREATED_LABEL}
+
+
+def check_labels(labels: Mapping[str, str]) -> None:
+    """Refuse a label one ``LABEL`` instruction cannot carry as written.
+
+    A ``=`` in a key: the Dockerfile parser splits ``key=value`` at the first ``=`` before it
+    unquotes anything (``docker build --label`` splits there too). A control character in
+    a key or value: a line break ends the instruction, and the others (tab, ESC, ...) are
+    invisible or garble every terminal, UI and ``docker inspect`` that shows labels; every
+    label hoist writes is one line of printable text. Keeping a per-label ``labels=`` step
+    for them would bring back a build step per label for a value that is almost always a
+    mistake (a YAML ``|`` block keeps its final line break).
+    """
     for key, value in labels.items():
-        if any(c == "'" or ord(c) < 32 for c in key + value):
-            return None
-        pairs.append(f"'{key}'='{value}'")
-    return "LABEL " + " ".join(pairs)
+        for text, what in ((key, "name"), (value, "value")):
+            control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+            if control is not None:
+                raise ConfigError(
+                    "label",
+                    key if what == "value" else repr(key),  # the error stays one line
+                    f"the {what} holds a control character ({control!r}, U+{ord(control):04X});"
+                    " a label is one line of printable text",
+                    hint="write it on one line in pipeline.yaml's metadata; a YAML `|` block"
+                    " keeps a final line break, `>-` folds the lines into one",
+                )
+        if "=" in key:
+            raise ConfigError(
+                "label",
+                key,
+                "a label name cannot contain '='",
+                hint="rename it in pipeline.yaml's metadata.labels",
+            )
+
+
+def label_instruction(labels: Mapping[str, str]) -> str:
+    """``LABEL "key"="value" ...``: every label in one instruction, so one build step.
+
+    Inside Dockerfile double quotes ``\\``, ``"`` and ``$`` are the characters a backslash
+    escapes (every other backslash stays as written) and ``$`` starts a substitution, so
+    exactly those three are escaped; ``'``, ``#``, ``=``, spaces and any other printable
+    character stand for themselves. ``check_labels`` has refused what cannot be written.
+    """
+    return "LABEL " + " ".join(f"{_quoted(k)}={_quoted(v)}" for k, v in labels.items())
+
+
+def _quoted(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
 
 
 @dataclass
