@@ -96,7 +96,7 @@ class Runner:
         is a ``ConfigError`` (exit code 2), raised before the report exists.
         """
         if "build" in self.options.stages:
-            from pipeline.build.stage import check_context
+            from pipeline.build.context import check_context
             from pipeline.tags.metadata import image_metadata
 
             check_context(self.config.build.context, self.config.build.dockerfile)

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.build import CREATED_LABEL, build_image
-from pipeline.config import BuildConfig
-from pipeline.registries.base import Credentials
-from pipeline.registry_api import RegistryClient
+from pipeline.build.labels import CREATED_LABEL
+from pipeline.build.settings import BuildConfig
+from pipeline.build.stage import build_image
+from pipeline.push.registries.base import Credentials
+from pipeline.push.registry_api import RegistryClient
 from tests.conftest import REPO, run_invoke
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from pipeline.build import CREATED_LABEL, check_labels, label_instruction, unchanged
+from pipeline.build.labels import CREATED_LABEL, check_labels, label_instruction, unchanged
 from pipeline.errors import ConfigError
 
 
