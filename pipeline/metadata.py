@@ -13,7 +13,7 @@ from dataclasses import replace
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
 from pipeline.git import Context, NotARepository, resolve_context
-from pipeline.tags import Metadata, RepoInfo, compute_metadata
+from pipeline.tags import Metadata, RepoInfo, compute_metadata, parse_images
 
 DIRTY_LABEL = "io.hoist.dirty"
 NO_GIT_RULE = "type=raw,value=latest"
@@ -72,14 +72,20 @@ def _short_sha_length(environ: Mapping[str, str]) -> int:
     return int(value)
 
 
-def image_names(config: PipelineConfig, environ: Mapping[str, str]) -> list[str]:
+def image_names(
+    config: PipelineConfig, environ: Mapping[str, str], given: Sequence[str] = ()
+) -> list[str]:
     """The names an image goes by: the local name, then every remote target's repository.
 
+    ``given`` (``invoke tags --image``) replaces them: metadata-action's ``images`` lines,
+    where ``enable=false`` leaves an image out — all of them out means bare tags, as there.
     The embedded registry is left out: its references are the local name on a loopback
     address that only exists while it runs.
     """
     from pipeline.registries import resolve_target
 
+    if given:
+        return [image.name for image in parse_images(given, "--image") if image.enable]
     names = [config.image]
     for target in config.registries:
         if target.kind != "local":

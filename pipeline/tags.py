@@ -13,8 +13,12 @@ now=None, short_sha_length=7, source="metadata") -> Metadata``
     metadata-action's defaults) and flavor lines (``latest=auto``, ``prefix=x,onlatest=true``)
     against a ``pipeline.git.Context``. ``labels`` are user labels merged over the OCI ones;
     their values may use the global expressions (``{{branch}}``, ``{{date 'YYYY'}}`` ...).
+``parse_images(lines, source="images") -> list[ImageInput]``
+    metadata-action's ``images`` input (``name=IMAGE,enable=BOOL``, ``IMAGE,enable=BOOL`` or
+    ``IMAGE`` a line); ``check_image_name(name, source)`` is the check every name passes.
 ``image_references(images, tags) -> list[str]``
-    ``image:tag`` for every image and tag, image by image (lower-cased like metadata-action).
+    ``image:tag`` for every image and tag, image by image (lower-cased like metadata-action);
+    the bare tags when there is no image.
 ``parse_rules(lines, source="metadata.tags") -> list[TagRule]``
 ``parse_flavor(lines, source="metadata.flavor") -> Flavor``
     Validate early (config load) so a typo fails before anything is built.
@@ -35,7 +39,8 @@ that is not semver, a regex that does not match) are returned in ``Metadata.warn
 Deliberate differences from metadata-action
 -------------------------------------------
 * Unknown attributes, unknown template names (``{{versoin}}``), duplicate attributes,
-  non-integer priorities and unsupported moment tokens are errors, not silently ignored.
+  non-integer priorities and unsupported moment tokens are errors, not silently ignored;
+  so is an ``images`` line naming two images, and an image name Docker would refuse.
 * Tags are also made valid for Docker: a leading ``.``/``-`` is dropped and the tag is cut to
   128 characters (metadata-action only replaces invalid characters).
 * The ``latest`` tag is listed once even if a ``raw`` rule also produced ``latest``, and the
@@ -791,29 +796,101 @@ def _iso_millis(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+# --- images (metadata-action's ``images`` input) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One image of metadata-action's ``images`` input; ``enable=false`` keeps it out."""
+
+    name: str
+    enable: bool = True
+
+
+_IMAGE_HINT = "one image a line: IMAGE, IMAGE,enable=false or name=IMAGE,enable=true"
+
+
+def parse_images(lines: Iterable[str], source: str = "images") -> list[ImageInput]:
+    """metadata-action's ``images`` input: ``name=IMAGE,enable=BOOL``, ``IMAGE,enable=BOOL``
+    or ``IMAGE``, one image a line; names lower-cased and checked.
+
+    Its rules, so a workflow's input gives the same images here: fields are CSV (a field
+    may be "double-quoted"), keys are case-insensitive, ``enable`` is exactly ``true`` or
+    ``false``, an unknown attribute or an empty name is an error, blank lines and ``#``
+    lines are skipped. A single line without any ``key=value`` is the older form, a
+    comma-separated list of names (``org/app,ghcr.io/org/app``). Unlike metadata-action, a
+    line naming two images (``org/app,name=org/other``) is an error rather than the last
+    one silently winning.
+    """
+    texts = _rule_lines(lines)
+    images: list[ImageInput] = []
+    for text in texts:
+        try:
+            fields = [f.strip() for f in _csv_fields(text) if f.strip()]
+            if len(texts) == 1 and not any("=" in f for f in fields):
+                images.extend(ImageInput(f.lower()) for f in fields)  # the older list form
+            else:
+                images.append(_image_line(fields))
+        except ValueError as exc:
+            raise ConfigError(source, repr(text), str(exc), hint=_IMAGE_HINT) from None
+    for image in images:
+        check_image_name(image.name, source)
+    return images
+
+
+def _image_line(fields: Sequence[str]) -> ImageInput:
+    name: str | None = None
+    enable = True
+    for text in fields:
+        key, sep, value = text.partition("=")
+        key, value = (key.strip().lower(), value.strip()) if sep else ("name", text)
+        if key == "name":
+            if name is not None:
+                raise ValueError(f"names two images, {name!r} and {value!r}")
+            name = value.lower()
+        elif key == "enable":
+            if value not in ("true", "false"):
+                raise ValueError(f"enable must be true or false, got {value!r}")
+            enable = value == "true"
+        else:
+            raise ValueError(f"unknown image attribute {key!r} (use name, enable)")
+    if not name:
+        raise ValueError("the image name is empty")
+    return ImageInput(name, enable)
+
+
+def check_image_name(image: str, source: str = "images") -> None:
+    """A repository name without tag or digest (Docker refuses upper case: lower it first)."""
+    from pipeline.config import IMAGE_NAME_RE
+
+    if not image or "@" in image or ":" in image.rsplit("/", 1)[-1]:
+        raise ConfigError(
+            source,
+            repr(image),
+            "must be an image name without a tag or digest",
+            hint="write ghcr.io/owner/app, not ghcr.io/owner/app:1.0",
+        )
+    if not IMAGE_NAME_RE.match(image):
+        raise ConfigError(
+            source,
+            repr(image),
+            "is not a valid image name",
+            hint="letters, digits and . _ - separated by /, after an optional HOST[:PORT]/",
+        )
+
+
 def image_references(images: Sequence[str], tags: Sequence[str]) -> list[str]:
     """Every ``image:tag``, all tags of the first image first, like metadata-action's output.
 
-    Image names are lower-cased (Docker refuses upper case in repositories) and must not
-    already carry a tag or digest; what is still not a Docker repository name is refused.
+    Image names are lower-cased (Docker refuses upper case in repositories) and checked with
+    ``check_image_name``. No image at all (every one ``enable=false``) gives the bare tags,
+    as metadata-action does.
     """
-    from pipeline.config import IMAGE_NAME_RE
-
+    names = list(dict.fromkeys(name.strip().lower() for name in images))
+    if not names:
+        return list(tags)
     references: list[str] = []
-    for image in dict.fromkeys(name.strip().lower() for name in images):
-        if not image or "@" in image or ":" in image.rsplit("/", 1)[-1]:
-            raise ConfigError(
-                "images",
-                repr(image),
-                "must be an image name without a tag or digest",
-                hint="write ghcr.io/owner/app, not ghcr.io/owner/app:1.0",
-            )
-        if not IMAGE_NAME_RE.match(image):
-            raise ConfigError(
-                "images",
-                repr(image),
-                "is not a valid image name",
-                hint="letters, digits and . _ - separated by /, after an optional HOST[:PORT]/",
-            )
+    for image in names:
+        check_image_name(image)
         references.extend(f"{image}:{tag}" for tag in tags)
     return references

@@ -27,6 +27,7 @@ from pipeline.tags import (
     compute_metadata,
     image_references,
     parse_flavor,
+    parse_images,
     parse_rules,
     sanitize_tag,
 )
@@ -1957,6 +1958,21 @@ def test_image_references_keep_registry_port_and_allow_no_tags() -> None:
 def test_image_references_refuse_tagged_names(image: str) -> None:
     with pytest.raises(ConfigError, match="without a tag or digest"):
         image_references([image], ["dev"])
+
+
+def test_image_references_of_images_input_with_a_disabled_image() -> None:
+    """metadata-action's push20: ``images: [org/app, 'ghcr.io/user/app,enable=false']``."""
+    case = next(c for c in PORTED if c.id == "push20")
+    images = parse_images(["org/app", "ghcr.io/user/app,enable=false"])
+
+    refs = image_references([i.name for i in images if i.enable], run(case).tags)
+
+    assert refs == ["org/app:sha-860c1904a1ce19322e91ac35af1ab07466440c37"]
+
+
+def test_image_references_without_any_image_are_the_bare_tags() -> None:
+    """metadata-action's getTags: no (enabled) image, the tags alone."""
+    assert image_references([], ["dev", "sha-860c190"]) == ["dev", "sha-860c190"]
 
 
 # --- sanitising, versions, templates, dates --------------------------------------------------
