@@ -154,7 +154,8 @@ def base_image(c, config="pipeline.yaml", force=False):  # type: ignore[no-untyp
     help={
         "config": CONFIG_HELP,
         "json": 'print {"version", "tags" (full references), "labels"} as JSON',
-        "image": "image name to tag (repeatable; replaces the configured names)",
+        "image": "image to tag, as metadata-action's images input: IMAGE, IMAGE,enable=false "
+        "or name=IMAGE,enable=true (repeatable; replaces the configured names)",
         "tag": "a metadata-action tag rule, e.g. type=semver,pattern={{version}} (repeatable)",
         "flavor": "a metadata-action flavor line, e.g. latest=false (repeatable)",
     },
@@ -167,13 +168,18 @@ def tags(c, config="pipeline.yaml", json=False, image=None, tag=None, flavor=Non
     import json as json_module
 
     from pipeline.project import load_config
-    from pipeline.tags.metadata import image_metadata, image_names
-    from pipeline.tags.rules import image_references
+    from pipeline.push.names import image_names
+    from pipeline.tags.images import image_references
+    from pipeline.tags.metadata import image_metadata
 
     with task_session():
         cfg = load_config(config)
-        meta = image_metadata(cfg, os.environ, rules=tag or None, flavor=flavor or None)
-        references = image_references(image or image_names(cfg, os.environ), meta.tags)
+        meta = image_metadata(
+            cfg.metadata, cfg.root, os.environ, rules=tag or None, flavor=flavor or None
+        )
+        references = image_references(
+            image_names(cfg.image, cfg.registries, os.environ, image or ()), meta.tags
+        )
         if json:
             payload = {"version": meta.version, "tags": references, "labels": meta.labels}
             say(json_module.dumps(payload, indent=2))

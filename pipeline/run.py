@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pipeline.build.stage import BuildResult
     from pipeline.lint.findings import Finding
     from pipeline.push.registries import Target
-    from pipeline.tags.rules import Metadata
+    from pipeline.tags.evaluate import Metadata
 
 STAGES = ("lint", "build", "smoke", "push")
 
@@ -100,7 +100,7 @@ class Runner:
             from pipeline.tags.metadata import image_metadata
 
             check_context(self.config.build.context, self.config.build.dockerfile)
-            self._metadata = image_metadata(self.config, self.environ)
+            self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
         if "push" in self.options.stages:
             from pipeline.push.registries import check_targets
 
@@ -178,7 +178,9 @@ class Runner:
         from pipeline.build.stage import build_image
         from pipeline.tags.metadata import image_metadata
 
-        metadata = self._metadata or image_metadata(self.config, self.environ)
+        metadata = self._metadata or image_metadata(
+            self.config.metadata, self.config.root, self.environ
+        )
         for warning in metadata.warnings:
             self.log(f"warning: {warning}")
         if not metadata.tags:

@@ -375,7 +375,10 @@ class Site:
             wait_ready(
                 container, base + self.env.health.path, timeout or self.env.health.timeout, False
             )
-            ready = time.monotonic() - began
+        except CheckFailed as exc:  # its message already says what the app answered, or why not
+            raise _Unhealthy(exc.message, container_logs(container)) from None
+        ready = time.monotonic() - began
+        try:
             return ready, [f"{check.name}: {http_check(base, check)}" for check in self.checks]
         except CheckFailed as exc:
             got = f" (got {clip(exc.got, 160)})" if exc.got else ""

@@ -32,6 +32,9 @@ REQUEST_TIMEOUT = 10.0
 LATENCY_ATTEMPTS = 3  # a cold first request must not fail a latency limit the service meets
 HEALTH_INTERVAL_NS = 150_000_000  # first probe 0.15 s after start, not the image's 30 s
 READY_POLL_MAX = 0.1  # seconds between readiness looks, at most: seeing "ready" late is waste
+READY_REQUEST_TIMEOUT = 2.0  # one readiness look: a hung service must not eat the deadline
+BODY_READ_BYTES = 4096  # of a readiness answer's body: enough for the message and the diff
+EXCERPT_CHARS = 80  # of a body or health output in the one-line failure message
 _CHECK_KEYS = (
     "name", "method", "path", "headers", "body", "expect_status", "expect_body", "expect_json",
     "expect_headers", "max_latency_ms",
@@ -145,7 +148,9 @@ def http_check(base_url: str, check: HttpCheck) -> str:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise CheckFailed(f"{check.method} {check.path} failed: {type(exc).__name__}") from None
+            raise CheckFailed(
+                f"{check.method} {check.path} failed: {no_answer_reason(exc)}"
+            ) from None
         elapsed = (time.monotonic() - started) * 1000
         if best is None or elapsed < best[0]:
             best = (elapsed, response)
@@ -246,12 +251,17 @@ def health_override(image_attrs: Mapping[str, Any], deadline_s: float) -> dict[s
 
 
 def wait_ready(container: Container, url: str, timeout: float, healthcheck: bool) -> str:
-    """Wait for HEALTHCHECK "healthy", or for ``url`` to answer below 500; fail at the deadline."""
-    import requests
+    """Wait for HEALTHCHECK "healthy", or for ``url`` to answer below 500; fail at the deadline.
 
-    deadline = time.monotonic() + timeout
+    The failure says what was seen last, because "did not answer" for a service that answered
+    ``500 internal error`` the whole time sends people looking in the wrong place: the last
+    answer (status and the start of its body), or why nothing answered (connection refused,
+    reset, timed out), or the health check's last output.
+    """
+    watch: _HealthWatch | _UrlWatch = _HealthWatch() if healthcheck else _UrlWatch(url)
     started = time.monotonic()
-    delay, problem = 0.05, "no answer yet"
+    deadline = started + timeout
+    delay = 0.05
     while time.monotonic() < deadline:
         container.reload()
         state = container.attrs["State"]
@@ -261,34 +271,117 @@ def wait_ready(container: Container, url: str, timeout: float, healthcheck: bool
                 "running",
                 f"exited ({state.get('ExitCode')})",
             )
-        if healthcheck:
-            health = state.get("Health") or {}
-            problem = _last_health_output(health)
-            if health.get("Status") == "healthy":
-                return f"HEALTHCHECK healthy after {time.monotonic() - started:.1f} s"
-            if health.get("Status") == "unhealthy":
-                raise CheckFailed("HEALTHCHECK reports unhealthy", "healthy", problem)
-        else:
-            try:
-                status = requests.get(url, timeout=2).status_code
-                if status < 500:
-                    return f"{url} answered {status} after {time.monotonic() - started:.1f} s"
-                problem = f"status {status}"
-            except requests.RequestException as exc:
-                problem = type(exc).__name__
+        ready = watch.look(state)
+        if ready:
+            return f"{ready} after {time.monotonic() - started:.1f} s"
         time.sleep(delay)
         delay = min(delay * 1.5, READY_POLL_MAX)
-    what = "HEALTHCHECK did not report healthy" if healthcheck else f"{url} did not answer"
-    raise CheckFailed(f"not ready within {timeout:.0f} s: {what}", "ready", problem)
+    raise CheckFailed(f"not ready within {timeout:.0f} s: {watch.seen()}", "ready", watch.got)
 
 
-def _last_health_output(health: Mapping[str, Any]) -> str:
-    log = health.get("Log") or []
-    if not log:
-        return "no healthcheck ran yet"
-    last = log[-1]
-    output = str(last.get("Output") or "").strip()
-    return f"exit {last.get('ExitCode')}: {clip(output, 300) or '(no output)'}"
+class _UrlWatch:
+    """Polls the readiness URL; keeps the last answer, or why the last look got none."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answer: str | None = None  # "500 'internal error'"
+        self.answering_since = 0.0
+        self.error: str | None = None  # why the last look got no answer
+        self.got = "no look finished"  # the diff's "got": status and more of the body
+
+    def look(self, state: Mapping[str, Any]) -> str | None:
+        import requests
+
+        try:
+            with requests.get(self.url, timeout=READY_REQUEST_TIMEOUT, stream=True) as response:
+                status = response.status_code
+                if status < 500:
+                    return f"{self.url} answered {status}"
+                body = next(response.iter_content(BODY_READ_BYTES), b"")
+        except requests.RequestException as exc:
+            self.error = self.got = no_answer_reason(exc)
+            return None
+        text = body.decode("utf-8", errors="replace")
+        if self.answer is None or self.error is not None:
+            self.answering_since = time.monotonic()
+        self.answer = f"{status} {_quoted(one_line(text), '(empty body)')}"
+        self.error, self.got = None, f"status {status}: {clip(text, 300)}"
+        return None
+
+    def seen(self) -> str:
+        if self.answer is None:
+            return f"{self.url} did not answer ({self.got})"
+        if self.error is not None:
+            return f"{self.url} answered {self.answer}, then did not answer ({self.error})"
+        seconds = time.monotonic() - self.answering_since
+        return f"{self.url} answered {self.answer} for {seconds:.1f} s"
+
+
+class _HealthWatch:
+    """Reads the engine's HEALTHCHECK state; keeps its last run for the failure message."""
+
+    def __init__(self) -> None:
+        self.last: Mapping[str, Any] | None = None  # the health log's last entry
+
+    def look(self, state: Mapping[str, Any]) -> str | None:
+        health = state.get("Health") or {}
+        self.last = (health.get("Log") or [None])[-1]
+        if health.get("Status") == "healthy":
+            return "HEALTHCHECK healthy"
+        if health.get("Status") == "unhealthy":
+            raise CheckFailed(f"HEALTHCHECK reports unhealthy; {self._run()}", "healthy", self.got)
+        return None
+
+    @property
+    def got(self) -> str:
+        if self.last is None:
+            return "no check has run yet"
+        output = str(self.last.get("Output") or "").strip()
+        return f"exit {self.last.get('ExitCode')}: {clip(output, 300) or '(no output)'}"
+
+    def seen(self) -> str:
+        return f"HEALTHCHECK did not report healthy; {self._run()}"
+
+    def _run(self) -> str:
+        """The last run in one line; the end of its output, where a command says what failed."""
+        if self.last is None:
+            return "no check has run yet"
+        output = one_line(str(self.last.get("Output") or ""), keep_end=True)
+        return f"its last run exited {self.last.get('ExitCode')}: {_quoted(output, '(no output)')}"
+
+
+def one_line(text: str, limit: int = EXCERPT_CHARS, *, keep_end: bool = False) -> str:
+    """``text`` on one line, whitespace collapsed, cut to ``limit`` characters with ``...``.
+
+    The start of an HTTP body says what it is; the end of a command's output says what failed.
+    """
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return "..." + flat[-(limit - 3) :] if keep_end else flat[: limit - 3] + "..."
+
+
+def _quoted(excerpt: str, empty: str) -> str:
+    """An excerpt in quotes with control characters escaped (repr), or ``empty``."""
+    return repr(excerpt) if excerpt else empty
+
+
+def no_answer_reason(exc: Exception) -> str:
+    """Why a request got no answer, in words; requests' own text is a nest of reprs."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    text = str(exc)
+    for pattern, reason in (
+        (r"Connection refused", "connection refused"),
+        (r"Connection reset", "connection reset"),
+        (r"RemoteDisconnected|closed connection without", "connection closed without an answer"),
+        (r"BadStatusLine", "not an HTTP answer"),
+    ):
+        if re.search(pattern, text):
+            return reason
+    return type(exc).__name__
 
 
 def graceful_stop(

@@ -1,7 +1,7 @@
 """The bridge from pipeline.yaml and the repository to tags and labels for one run.
 
-``tags.rules`` knows metadata-action's rules and ``pipeline.context`` the repository state;
-this module only feeds them the project's configuration, so ``build`` and ``invoke tags``
+``tags.evaluate`` knows metadata-action's rules and ``pipeline.context`` the repository
+state; this module only feeds them the ``metadata`` section, so ``build`` and ``invoke tags``
 compute exactly the same thing.
 """
 
@@ -9,33 +9,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from pipeline.context.model import Context
 from pipeline.context.resolve import resolve_context
 from pipeline.errors import ConfigError, NotARepository
-from pipeline.project import PipelineConfig
-from pipeline.tags.rules import Metadata, RepoInfo, compute_metadata
+from pipeline.tags.evaluate import Metadata, compute_metadata
+from pipeline.tags.oci_labels import RepoInfo
+from pipeline.tags.settings import MetadataConfig
 
 DIRTY_LABEL = "io.hoist.dirty"
 NO_GIT_RULE = "type=raw,value=latest"
 
 
 def image_metadata(
-    config: PipelineConfig,
+    meta: MetadataConfig,
+    root: Path,
     environ: Mapping[str, str],
     *,
     rules: Sequence[str] | None = None,
     flavor: Sequence[str] | None = None,
 ) -> Metadata:
-    """Tags and labels for this repository state; ``rules``/``flavor`` replace the config's.
+    """Tags and labels for the repository state at ``root`` (pipeline.yaml's directory);
+    ``rules``/``flavor`` replace the section's.
 
     Outside a git repository there is nothing for git-based rules to read, so the image is
     tagged ``latest`` alone; ``Metadata.warnings`` says so.
     """
-    meta = config.metadata
     warnings: list[str] = []
     try:
-        context = resolve_context(config.root, environ)
+        context = resolve_context(root, environ)
     except NotARepository as exc:
         # Like `docker build -t name .` outside git: no git facts, the image is `latest`.
         context = Context(event_name="push", ref="", sha="", source="none")
@@ -71,18 +74,3 @@ def _short_sha_length(environ: Mapping[str, str]) -> int:
             "DOCKER_METADATA_SHORT_SHA_LENGTH", None, f"{value!r} is not a number from 1 to 40"
         )
     return int(value)
-
-
-def image_names(config: PipelineConfig, environ: Mapping[str, str]) -> list[str]:
-    """The names an image goes by: the local name, then every remote target's repository.
-
-    The embedded registry is left out: its references are the local name on a loopback
-    address that only exists while it runs.
-    """
-    from pipeline.push.registries import resolve_target
-
-    names = [config.image]
-    for target in config.registries:
-        if target.kind != "local":
-            names.append(resolve_target(target, config.image, environ).repository)
-    return names

@@ -19,6 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.tags.templates import TemplateError
 
 _MONTHS = (
     "January",
@@ -187,3 +190,13 @@ _MOMENT_TOKENS: dict[str, Callable[[datetime], str]] = {
     "z": lambda m: m.tzname() or "",
     "zz": lambda m: m.tzname() or "",
 }
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA zone of ``{{date ... tz='Zone'}}``; an unknown one fails the template."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TemplateError(
+            f"unknown time zone {name!r} (use an IANA name like 'Asia/Tokyo')"
+        ) from None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.config.fields import Fields
-from pipeline.tags.rules import parse_flavor, parse_rules
+from pipeline.tags.flavor import parse_flavor
+from pipeline.tags.rules import parse_rules
 
 
 @dataclass(frozen=True)

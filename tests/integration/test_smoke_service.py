@@ -191,10 +191,13 @@ def test_broken_healthcheck_never_gets_ready_and_later_checks_are_skipped(  # ty
     run = run_smoke(docker_client, service_images[2], smoke, tmp_path)
 
     assert run.error is not None
-    assert run.error.message.startswith(
-        "smoke: not ready within 3 s: HEALTHCHECK did not report healthy [service: readiness]"
+    message = run.error.message
+    assert message.startswith(
+        "smoke: not ready within 3 s: HEALTHCHECK did not report healthy; its last run exited "
     )
-    assert "curl" in run.error.details  # the health check's own output says why
+    assert message.endswith("[service: readiness]")
+    assert '"curl": executable file not found' in message  # its last output says why
+    assert "curl" in run.error.details
     assert run.line("SKIP  service: GET /healthz")
     assert run.line("SKIP  service: graceful stop (SIGTERM)")
 

@@ -21,7 +21,7 @@ from pipeline.context.model import Context
 from pipeline.context.repo import context_from_repo, public_url
 from pipeline.context.resolve import resolve_context
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.tags.rules import compute_metadata
+from pipeline.tags.evaluate import compute_metadata
 
 SHA = "860c1904a1ce19322e91ac35af1ab07466440c37"
 HEAD_SHA = "3370e228f2209994d57af4427fe64e71bb79ac96"

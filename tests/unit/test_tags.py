@@ -16,20 +16,12 @@ import pytest
 
 from pipeline.context.model import Context
 from pipeline.errors import ConfigError
+from pipeline.tags.evaluate import Metadata, compute_metadata, sanitize_tag
+from pipeline.tags.flavor import Flavor, parse_flavor
+from pipeline.tags.images import image_references, parse_images
 from pipeline.tags.moment import format_moment
-from pipeline.tags.rules import (
-    DEFAULT_PRIORITIES,
-    GLOBAL_NAMES,
-    SEMVER_NAMES,
-    Flavor,
-    Metadata,
-    RepoInfo,
-    compute_metadata,
-    image_references,
-    parse_flavor,
-    parse_rules,
-    sanitize_tag,
-)
+from pipeline.tags.oci_labels import RepoInfo
+from pipeline.tags.rules import DEFAULT_PRIORITIES, GLOBAL_NAMES, SEMVER_NAMES, parse_rules
 from pipeline.tags.templates import TemplateError, compile_template
 from pipeline.tags.versions import parse_pep440, parse_semver
 
@@ -1957,6 +1949,21 @@ def test_image_references_keep_registry_port_and_allow_no_tags() -> None:
 def test_image_references_refuse_tagged_names(image: str) -> None:
     with pytest.raises(ConfigError, match="without a tag or digest"):
         image_references([image], ["dev"])
+
+
+def test_image_references_of_images_input_with_a_disabled_image() -> None:
+    """metadata-action's push20: ``images: [org/app, 'ghcr.io/user/app,enable=false']``."""
+    case = next(c for c in PORTED if c.id == "push20")
+    images = parse_images(["org/app", "ghcr.io/user/app,enable=false"])
+
+    refs = image_references([i.name for i in images if i.enable], run(case).tags)
+
+    assert refs == ["org/app:sha-860c1904a1ce19322e91ac35af1ab07466440c37"]
+
+
+def test_image_references_without_any_image_are_the_bare_tags() -> None:
+    """metadata-action's getTags: no (enabled) image, the tags alone."""
+    assert image_references([], ["dev", "sha-860c190"]) == ["dev", "sha-860c190"]
 
 
 # --- sanitising, versions, templates, dates --------------------------------------------------
