@@ -296,12 +296,13 @@ DEPLOY_HELP = {
 def deploy(c, host="", env="", digest="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
     """Run the pushed digest on a server: prove it on a temporary port, switch, keep the old one."""
     from pipeline.deploy.stage import render_deploy, run_deploy
+    from pipeline.project import load_config
 
     with task_session():
+        deployment = load_config(config).deployment(env or None)
         result = run_deploy(
-            config, host=host or None, env_name=env or None, digest=digest or None,
-            environ=os.environ, log=say,
-        )  # fmt: skip
+            deployment, host=host or None, digest=digest or None, environ=os.environ, log=say
+        )
         say(render_deploy(result))
 
 
@@ -309,9 +310,11 @@ def deploy(c, host="", env="", digest="", config="pipeline.yaml"):  # type: igno
 def rollback(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
     """Swap the server back to NAME-previous, checked (a second rollback goes forward again)."""
     from pipeline.deploy.stage import run_rollback
+    from pipeline.project import load_config
 
     with task_session():
-        run_rollback(config, host=host or None, env_name=env or None, environ=os.environ, log=say)
+        deployment = load_config(config).deployment(env or None)
+        run_rollback(deployment, host=host or None, environ=os.environ, log=say)
 
 
 @task(help=DEPLOY_HELP, auto_shortflags=False)
@@ -320,11 +323,11 @@ def status(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyp
     from invoke.exceptions import Exit
 
     from pipeline.deploy.stage import run_status
+    from pipeline.project import load_config
 
     with task_session():
-        text, healthy = run_status(
-            config, host=host or None, env_name=env or None, environ=os.environ
-        )
+        deployment = load_config(config).deployment(env or None)
+        text, healthy = run_status(deployment, host=host or None, environ=os.environ)
         say(text)
     if not healthy:
         raise Exit(code=1)

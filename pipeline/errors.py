@@ -48,6 +48,10 @@ class NotARepository(PipelineError):
     """The path has no git repository: callers may fall back to a context without git facts."""
 
 
+class DeployError(PipelineError):
+    """Deploy, rollback or status failed; the message says what the server runs now."""
+
+
 class EngineUnavailable(PipelineError):
     """No Docker Engine answers."""
 

@@ -20,7 +20,13 @@ from pipeline.build.settings import BuildConfig, parse_build
 from pipeline.config.fields import Fields
 from pipeline.config.names import IMAGE_NAME_RE
 from pipeline.config.source import DEFAULT_CONFIG, read_yaml
-from pipeline.deploy.settings import DeployEnvironment, parse_deploy
+from pipeline.deploy.settings import (
+    DeployEnvironment,
+    Deployment,
+    default_environment,
+    parse_deploy,
+    select_environment,
+)
 from pipeline.errors import ConfigError
 from pipeline.lint.settings import LintConfig, parse_lint
 from pipeline.push.registries.base import TargetConfig
@@ -45,6 +51,14 @@ class PipelineConfig:
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    def deployment(self, env_name: str | None) -> Deployment:
+        """``--env NAME`` (or the only environment, or the defaults) with what deploy needs
+        from the other sections."""
+        default = default_environment(self.image, self.smoke)
+        env = select_environment(self.deploy, env_name, default, self.path.name)
+        targets, checks = tuple(self.registries), tuple(self.smoke.checks)
+        return Deployment(env, self.image, targets, checks, self.path)
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG) -> PipelineConfig:

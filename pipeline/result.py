@@ -7,8 +7,10 @@ status, the seconds it took and a one-line summary, which is all the report need
 from __future__ import annotations
 
 import enum
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 
 class Status(enum.Enum):
@@ -32,3 +34,8 @@ class StageResult:
 
 Log = Callable[[str], None]
 """Where a stage writes its progress lines; the task decides how they are shown."""
+
+
+def new_run_id() -> str:
+    """A run's id (pipeline runs and deploys alike): sortable by time, unique across machines."""
+    return f"{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"

@@ -11,7 +11,6 @@ is recorded in the report and in an image label.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.project import PipelineConfig
 from pipeline.report import RunReport
-from pipeline.result import Log, StageResult, Status
+from pipeline.result import Log, StageResult, Status, new_run_id
 from pipeline.units import human_size
 
 if TYPE_CHECKING:
@@ -43,10 +42,6 @@ class RunOptions:
     skip_smoke: bool = False
     sarif: str | None = None  # write lint findings as SARIF 2.1.0 here
     junit: str | None = None  # write smoke results as JUnit XML here (default: state dir)
-
-
-def new_run_id() -> str:
-    return f"{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
 
 
 class Runner:

@@ -34,15 +34,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import docker
+import paramiko
+from docker.errors import DockerException
+from docker.utils import kwargs_from_env
+from requests import RequestException
+
 from pipeline.deploy.settings import HOST_SCHEMES
-from pipeline.errors import PipelineError
+from pipeline.errors import DeployError
 
 if TYPE_CHECKING:
     import docker
-
-
-class DeployError(PipelineError):
-    """Deploy, rollback or status failed; the message says what the server runs now."""
 
 
 def display_host(host: str) -> str:
@@ -131,10 +133,6 @@ class Server:
 
 def connect(host: str, environ: Mapping[str, str] | None = None, timeout: int = 120) -> Server:
     """Connect to the engine at ``host`` and ping it; any failure is one ``DeployError`` line."""
-    import docker
-    from docker.errors import DockerException
-    from requests import RequestException
-
     environ = os.environ if environ is None else environ
     if not host.startswith(HOST_SCHEMES):
         raise DeployError(
@@ -144,8 +142,6 @@ def connect(host: str, environ: Mapping[str, str] | None = None, timeout: int = 
     unreachable: tuple[type[BaseException], ...] = (DockerException, RequestException, OSError)
     route, tcp_host = "local", ""
     if host.startswith("ssh://"):
-        import paramiko
-
         unreachable += (paramiko.SSHException,)
         route = "ssh"
     elif host.startswith("tcp://"):
@@ -153,8 +149,6 @@ def connect(host: str, environ: Mapping[str, str] | None = None, timeout: int = 
         route = "local" if _is_loopback(tcp_host) else "tcp"
     try:
         if host.startswith("tcp://"):
-            from docker.utils import kwargs_from_env
-
             kwargs: dict[str, Any] = kwargs_from_env(environment={**environ, "DOCKER_HOST": host})
             client = docker.DockerClient(timeout=timeout, **kwargs)
         else:

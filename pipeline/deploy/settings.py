@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config.fields import Fields
+from pipeline.errors import ConfigError
 from pipeline.push.registries.base import TargetConfig
+from pipeline.smoke.service import HttpCheck
 from pipeline.smoke.settings import SmokeConfig
 
 DEPLOY_KEYS = (
@@ -91,6 +93,47 @@ class DeployEnvironment:
     @property
     def host_network(self) -> bool:
         return self.network == "host"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a deploy needs: the environment, and of the rest of pipeline.yaml the image's name,
+    the push targets it can be pulled from, smoke's checks and the file it all came from."""
+
+    environment: DeployEnvironment
+    image: str
+    targets: tuple[TargetConfig, ...]
+    checks: tuple[HttpCheck, ...]
+    source: Path
+
+
+def select_environment(
+    environments: Mapping[str, DeployEnvironment],
+    name: str | None,
+    default: DeployEnvironment,
+    source: str,
+) -> DeployEnvironment:
+    """``--env NAME``; without it the only configured environment (or ``default`` when the
+    file has no ``deploy:`` section)."""
+    if name:
+        if name in environments:
+            return environments[name]
+        if not environments and name == default.name:
+            return default
+        known = ", ".join(environments) or "none (the defaults are called 'default')"
+        raise ConfigError(
+            source, f"deploy.{name}", "no such environment", hint=f"configured: {known}"
+        )
+    if not environments:
+        return default
+    if len(environments) == 1:
+        return next(iter(environments.values()))
+    raise ConfigError(
+        source,
+        "deploy",
+        f"{len(environments)} environments ({', '.join(environments)})",
+        hint="pass --env NAME",
+    )
 
 
 def parse_deploy(

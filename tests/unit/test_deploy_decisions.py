@@ -12,21 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.deploy.host import DeployError, Server, connect, display_host
-from pipeline.deploy.stage import (
-    DeployResult,
-    Release,
-    container_kwargs,
-    deploy_host,
-    deploy_labels,
-    find_release,
-    http_checks,
-    read_env_file,
-    render_deploy,
-    restart_policy,
-    select_environment,
-)
-from pipeline.errors import ConfigError
+from pipeline.deploy.host import Server, connect, display_host
+from pipeline.deploy.release import Release, deploy_host, find_release
+from pipeline.deploy.site import http_checks
+from pipeline.deploy.spec import container_kwargs, deploy_labels, read_env_file, restart_policy
+from pipeline.deploy.stage import render_deploy
+from pipeline.deploy.switch import DeployResult
+from pipeline.errors import ConfigError, DeployError
 from pipeline.project import PipelineConfig, load_config
 from pipeline.push.stage import PushResult
 from pipeline.report import RunReport, write_report
@@ -83,11 +75,11 @@ def report(path: Path, *pushes: PushResult, config: str = "") -> Path:
 
 
 def test_environment_is_named_or_the_only_one(config: PipelineConfig, tmp_path: Path) -> None:
-    assert select_environment(config, "edge").name == "edge"
+    assert config.deployment("edge").environment.name == "edge"
     with pytest.raises(ConfigError, match=r"deploy: 2 environments \(prod, edge\).*--env NAME"):
-        select_environment(config, None)
+        config.deployment(None)
     with pytest.raises(ConfigError, match=r"deploy.qa: no such environment.*prod, edge"):
-        select_environment(config, "qa")
+        config.deployment("qa")
 
 
 def test_without_deploy_section_the_defaults_are_used(tmp_path: Path) -> None:
@@ -95,8 +87,8 @@ def test_without_deploy_section_the_defaults_are_used(tmp_path: Path) -> None:
     (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "pipeline.yaml").write_text("image: app\nbuild: {context: app}\n")
     config = load_config(tmp_path / "pipeline.yaml")
-    assert select_environment(config, None).name == "default"
-    assert select_environment(config, "default").container == "app"
+    assert config.deployment(None).environment.name == "default"
+    assert config.deployment("default").environment.container == "app"
 
 
 def test_host_flag_wins_and_one_is_required(config: PipelineConfig) -> None:
@@ -116,7 +108,7 @@ def test_release_comes_from_the_last_report(config: PipelineConfig, tmp_path: Pa
         PushResult("main", "registry.example.com/team/app", digest=None, error="denied"),
         PushResult("mirror", "mirror.example.com/team/app", digest=DIGEST),
     )
-    release, credentials = find_release(config, config.deploy["prod"], None, last, ENVIRON)
+    release, credentials = find_release(config.deployment("prod"), None, last, ENVIRON)
     assert release.digest == DIGEST
     assert release.target == "mirror"  # the failed push is skipped
     assert release.repository == "mirror.example.com/team/app"
@@ -134,14 +126,14 @@ def test_environment_registry_filters_the_report(config: PipelineConfig, tmp_pat
                                                    digest=DIGEST))  # fmt: skip
     with pytest.raises(DeployError, match=r"the last run \(20260101000000-abc123\) pushed "
                        r"nothing to mirror"):  # fmt: skip
-        find_release(config, config.deploy["edge"], None, last, ENVIRON)
+        find_release(config.deployment("edge"), None, last, ENVIRON)
 
 
 def test_digest_flag_uses_the_environment_target(config: PipelineConfig, tmp_path: Path) -> None:
     missing = tmp_path / "reports" / "last.json"
-    release, _ = find_release(config, config.deploy["edge"], OTHER, missing, ENVIRON)
+    release, _ = find_release(config.deployment("edge"), OTHER, missing, ENVIRON)
     assert (release.digest, release.target, release.run_id) == (OTHER, "mirror", "")
-    release, _ = find_release(config, config.deploy["prod"], OTHER, missing, ENVIRON)
+    release, _ = find_release(config.deployment("prod"), OTHER, missing, ENVIRON)
     assert release.target == "main"  # the first configured target
 
 
@@ -150,28 +142,28 @@ def test_digest_flag_found_in_the_report_keeps_its_run(
 ) -> None:
     last = report(tmp_path / "r", PushResult("mirror", "mirror.example.com/team/app",
                                              digest=OTHER))  # fmt: skip
-    release, _ = find_release(config, config.deploy["prod"], OTHER, last, ENVIRON)
+    release, _ = find_release(config.deployment("prod"), OTHER, last, ENVIRON)
     assert (release.target, release.run_id) == ("mirror", "20260101000000-abc123")
 
 
 @pytest.mark.parametrize("digest", ["latest", "sha256:abc", "sha512:" + "a" * 64, DIGEST.upper()])
 def test_malformed_digest_is_refused(config: PipelineConfig, tmp_path: Path, digest: str) -> None:
     with pytest.raises(DeployError, match="is not sha256: and 64 hex digits"):
-        find_release(config, config.deploy["prod"], digest, tmp_path / "none.json", ENVIRON)
+        find_release(config.deployment("prod"), digest, tmp_path / "none.json", ENVIRON)
 
 
 def test_a_report_of_another_app_is_not_deployed(config: PipelineConfig, tmp_path: Path) -> None:
     push = PushResult("main", "registry.example.com/team/app", digest=DIGEST)
     last = report(tmp_path / "reports", push, config="/elsewhere/other-app/pipeline.yaml")
     with pytest.raises(DeployError, match="the last run report is for /elsewhere/other-app/"):
-        find_release(config, config.deploy["prod"], None, last, ENVIRON)
-    release, _ = find_release(config, config.deploy["prod"], DIGEST, last, ENVIRON)
+        find_release(config.deployment("prod"), None, last, ENVIRON)
+    release, _ = find_release(config.deployment("prod"), DIGEST, last, ENVIRON)
     assert release.run_id == ""  # that run says nothing about this app
 
 
 def test_no_report_and_no_digest_is_one_clear_line(config: PipelineConfig, tmp_path: Path) -> None:
     with pytest.raises(DeployError) as caught:
-        find_release(config, config.deploy["prod"], None, tmp_path / "last.json", ENVIRON)
+        find_release(config.deployment("prod"), None, tmp_path / "last.json", ENVIRON)
     text = str(caught.value)
     assert text.startswith("no digest to deploy: no run report at ")
     assert "invoke push" in text and "--digest" in text and "\n" not in text
