@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.config.fields import Fields
 from pipeline.errors import ConfigError
 from pipeline.push.registries.base import TargetConfig
-from pipeline.smoke.service import HttpCheck
+from pipeline.smoke.http_checks import HttpCheck
 from pipeline.smoke.settings import SmokeConfig
 
 DEPLOY_KEYS = (

@@ -13,7 +13,8 @@ from docker.models.containers import Container
 from pipeline.deploy.host import Server
 from pipeline.deploy.settings import DeployEnvironment
 from pipeline.deploy.spec import LABEL
-from pipeline.smoke.service import HttpCheck, http_check, wait_ready
+from pipeline.smoke.http_checks import HttpCheck, http_check
+from pipeline.smoke.service import wait_ready
 from pipeline.smoke.stage import container_logs
 from pipeline.smoke.verdicts import CheckFailed, clip
 

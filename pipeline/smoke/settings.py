@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config.fields import Fields
+from pipeline.smoke.http_checks import HttpCheck, parse_checks
 from pipeline.smoke.policy import PolicyConfig, parse_policy
-from pipeline.smoke.service import HttpCheck, parse_checks
 from pipeline.smoke.structure_suite import StructureSuite, parse_structure
 
 DEFAULT_STOP_TIMEOUT = 10.0

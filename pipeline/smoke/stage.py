@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.errors import StageFailed
 from pipeline.result import Log
-from pipeline.smoke.service import HttpCheck, graceful_stop, health_override, http_check, wait_ready
+from pipeline.smoke.http_checks import HttpCheck, http_check
+from pipeline.smoke.service import graceful_stop, health_override, wait_ready
 from pipeline.smoke.settings import DEFAULT_STOP_TIMEOUT, SmokeConfig
 from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, Verdict, run_check
 

@@ -22,7 +22,7 @@ from pipeline.errors import ConfigError, DeployError
 from pipeline.project import PipelineConfig, load_config
 from pipeline.push.stage import PushResult
 from pipeline.report import RunReport, write_report
-from pipeline.smoke.service import HttpCheck
+from pipeline.smoke.http_checks import HttpCheck
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32

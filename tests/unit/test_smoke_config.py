@@ -10,8 +10,8 @@ import yaml
 
 from pipeline.errors import ConfigError
 from pipeline.project import load_config
+from pipeline.smoke.http_checks import HttpCheck
 from pipeline.smoke.policy import PolicyConfig
-from pipeline.smoke.service import HttpCheck
 from pipeline.smoke.settings import SmokeConfig
 from pipeline.units import parse_size
 

@@ -10,9 +10,9 @@ import pytest
 
 from pipeline.errors import Interrupted
 from pipeline.smoke.container_fs import go_mode_string, ls_mode_string
+from pipeline.smoke.http_checks import json_field
 from pipeline.smoke.junit import write_junit
 from pipeline.smoke.layers import _instruction, secret_reason
-from pipeline.smoke.service import json_field
 from pipeline.smoke.stage import _failure, _summary
 from pipeline.smoke.structure_run import expand
 from pipeline.smoke.verdicts import CheckFailed, CheckSkipped, CheckWarning, Verdict, run_check
