@@ -29,11 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import docker.errors
+
 from pipeline.errors import StageFailed
+from pipeline.paths import state_dir
 from pipeline.result import Log
+from pipeline.smoke import policy
 from pipeline.smoke.http_checks import HttpCheck, http_check
+from pipeline.smoke.junit import write_junit
+from pipeline.smoke.policy import no_secrets
 from pipeline.smoke.service import graceful_stop, health_override, wait_ready
 from pipeline.smoke.settings import DEFAULT_STOP_TIMEOUT, SmokeConfig
+from pipeline.smoke.structure_run import run_structure
 from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, Verdict, run_check
 
 if TYPE_CHECKING:
@@ -62,8 +69,6 @@ def smoke_test(
     log: Log,
     junit: Path | None = None,
 ) -> SmokeResult:
-    from pipeline.smoke.junit import write_junit
-
     attrs: dict[str, Any] = client.images.get(image_id).attrs
     labels = {RUN_LABEL: run_id}
     results: list[CheckResult] = []
@@ -77,8 +82,6 @@ def smoke_test(
             results += _policy(attrs, smoke, log)
             structure = None
             if smoke.structure is not None:
-                from pipeline.smoke.structure_run import run_structure
-
                 log(f"structure tests from {smoke.structure.source}")
                 structure = pool.submit(
                     run_structure, client, image_id, smoke.structure, labels, log, stop
@@ -122,8 +125,6 @@ def _remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> N
 
 
 def _default_junit(run_id: str) -> Path:
-    from pipeline.paths import state_dir
-
     return state_dir() / "reports" / f"smoke-{run_id}.xml"
 
 
@@ -139,8 +140,6 @@ def _start_secret_scan(
     smoke: SmokeConfig,
     stop: threading.Event,
 ) -> Future[CheckResult] | None:
-    from pipeline.smoke.policy import no_secrets
-
     if not smoke.policy.secrets:
         return None
     check = functools.partial(no_secrets, client, image_id, smoke.policy.allow_files, stop)
@@ -148,8 +147,6 @@ def _start_secret_scan(
 
 
 def _policy(attrs: dict[str, Any], smoke: SmokeConfig, log: Log) -> list[CheckResult]:
-    from pipeline.smoke import policy
-
     rules = smoke.policy
     p = functools.partial
     checks: list[tuple[str, Any]] = []
@@ -185,8 +182,6 @@ class _Service:
         return [HttpCheck.get(smoke.path, smoke.expect_status, smoke.expect_body), *smoke.checks]
 
     def run(self, log: Log, run_id: str) -> list[CheckResult]:
-        import docker.errors
-
         smoke = self.smoke
         try:
             container = self.client.containers.create(
