@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.ci import mask_credentials
 from pipeline.errors import Interrupted, PipelineError, RegistryError
 from pipeline.registries import Credentials, Target, prepare_target, skopeo, target_credentials
+from pipeline.registries.generic import anonymous_hint
 from pipeline.registries.retry import RetryPolicy, Stopped, retrying
 from pipeline.registry_api import RegistryClient
 from pipeline.result import Log
@@ -296,13 +297,12 @@ class _TargetPush:
         ``/v2/`` ping failed (docker then goes on without credentials): ask the registry."""
         if error.transient or not _UNAUTHORIZED.search(error.message):
             return error
-        if credentials is None:
-            hint = (
-                f"no credentials were found for {self.target.name}: set REGISTRY_USERNAME and "
-                f"REGISTRY_PASSWORD, or `invoke login --to {self.target.name}`"
-            )
+        if credentials is None:  # only a generic target finds none
             return RegistryError(
-                self.target.name, error.message.split(": ", 1)[-1], transient=False, hint=hint
+                self.target.name,
+                error.message.split(": ", 1)[-1],
+                transient=False,
+                hint=anonymous_hint(self.target.name),
             )
         registry = RegistryClient(self.target.name, self.target.endpoint, credentials)
         if registry.credentials_accepted(self.target.path):
