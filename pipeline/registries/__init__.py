@@ -22,8 +22,9 @@ A kind module exposes two functions, and optionally three more:
 
 Modules are imported only when a target of their kind is used, so heavy SDKs (boto3,
 google-auth, azure-identity) cost nothing to users who do not push there. Shared pieces live in
-``base`` (naming, errors), ``credstore`` (the user's docker credential store) and ``retry``
-(what is retried, how patiently).
+``base`` (naming, errors), ``credstore`` (the user's docker credential store), ``retry`` (what
+is retried, how patiently) and ``credential_check`` (each registry asked, beside lint and build,
+whether it takes the credentials the push will use).
 """
 
 from __future__ import annotations
