@@ -6,13 +6,17 @@ SIGTERM) is recorded the same way, after the stage's own cleanup ran.
 
 The runner owns the gates: push runs only after lint and smoke passed in the same run, on the
 very image that was built; ``skip_smoke`` is the one explicit way around the smoke gate and it
-is recorded in the report and in an image label.
+is recorded in the report and in an image label. Credentials are a gate too, checked early:
+missing ones are bad input, refused before any stage; the registries are asked about the rest
+beside lint and build, and a refusal stops the run before smoke as a failed push stage —
+nothing pushed to any target, so a release never goes half out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from pipeline.build.stage import BuildResult
     from pipeline.lint.findings import Finding
     from pipeline.push.registries import Target
+    from pipeline.push.registries.credential_check import CredentialCheck
     from pipeline.tags.evaluate import Metadata
 
 STAGES = ("lint", "build", "smoke", "push")
@@ -73,6 +78,8 @@ class Runner:
         self._built: BuildResult | None = None
         self._metadata: Metadata | None = None
         self._skipped: set[str] = set()  # stages that ran but had nothing to check
+        self._checked_targets: list[Target] | None = None
+        self._credential_check: CredentialCheck | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -87,8 +94,10 @@ class Runner:
 
         pipeline.yaml was validated when loaded; this checks what only a run can: the build
         context (no symlink leading outside it), the tags of this context (rules evaluated,
-        ``DOCKER_METADATA_*`` variables) and the push targets ``--to`` selects. Each problem
-        is a ``ConfigError`` (exit code 2), raised before the report exists.
+        ``DOCKER_METADATA_*`` variables), the push targets ``--to`` selects and their
+        credentials, as far as they can be known without asking anyone. Each problem is a
+        ``ConfigError`` or ``MissingCredentials`` (exit code 2), raised before the report
+        exists.
         """
         if "build" in self.options.stages:
             from pipeline.build.context import check_context
@@ -97,15 +106,7 @@ class Runner:
             check_context(self.config.build.context, self.config.build.dockerfile)
             self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
         if "push" in self.options.stages:
-            from pipeline.push.registries import check_targets
-
-            check_targets(
-                self.config.registries,
-                self.options.targets,
-                self.config.image,
-                self.environ,
-                self.config.path.name,
-            )
+            self._targets_to_check()
 
     def run(self) -> RunReport:
         if self.options.skip_smoke:
@@ -116,18 +117,35 @@ class Runner:
             "smoke": self._smoke,
             "push": self._push,
         }
-        for stage in STAGES:
-            if stage not in self.options.stages or (stage == "smoke" and self.options.skip_smoke):
-                continue
-            self._stage(stage, steps[stage])
+        if "push" in self.options.stages:
+            self._start_credential_check()
+        try:
+            for stage in STAGES:
+                skipped = stage == "smoke" and self.options.skip_smoke
+                if stage not in self.options.stages or skipped:
+                    continue
+                if stage in ("smoke", "push"):
+                    self._await_credentials()
+                self._stage(stage, steps[stage])
+        finally:
+            if self._credential_check is not None:  # the run stopped before it was awaited
+                self._credential_check.cancel()
         return self.report
 
     def _stage(self, stage: str, step: Callable[[], str]) -> None:
         """Run one stage; a failure is recorded in the report, then raised to the task."""
         self.on_stage(stage)
         started = time.monotonic()
-        try:
+        with self._failure_recorded(stage, started):
             summary = step()
+        status = Status.SKIPPED if stage in self._skipped else Status.PASSED
+        self._record(stage, status, started, summary)
+
+    @contextlib.contextmanager
+    def _failure_recorded(self, stage: str, started: float) -> Iterator[None]:
+        """A failure or an interrupt inside is recorded as ``stage``'s, then raised on."""
+        try:
+            yield
         except PipelineError as exc:
             status = Status.INTERRUPTED if isinstance(exc, Interrupted) else Status.FAILED
             reason = exc.reason if isinstance(exc, StageFailed) else exc.message
@@ -138,12 +156,68 @@ class Runner:
             self._record(stage, Status.INTERRUPTED, started, "interrupted by SIGINT")
             self.report.error = "interrupted by SIGINT"
             raise
-        status = Status.SKIPPED if stage in self._skipped else Status.PASSED
-        self._record(stage, status, started, summary)
 
     def _record(self, stage: str, status: Status, started: float, summary: str) -> None:
         seconds = time.monotonic() - started
         self.report.stages.append(StageResult(stage, status, seconds, summary))
+
+    # --- the credential gate -----------------------------------------------------------------
+
+    def _targets_to_check(self) -> list[Target]:
+        """The targets ``--to`` chooses, refused if missing credentials (once per run); local
+        targets are left out: resolving one starts the embedded registry, and hoist made its
+        credentials."""
+        from pipeline.push.registries import check_targets
+
+        if self._checked_targets is None:
+            self._checked_targets = check_targets(
+                self.config.registries,
+                self.options.targets,
+                self.config.image,
+                self.environ,
+                self.config.path.name,
+            )
+        return self._checked_targets
+
+    def _start_credential_check(self) -> None:
+        """Ask every target's registry, in threads, while lint and build run."""
+        from pipeline.push.registries.credential_check import CredentialCheck
+
+        targets = self._targets_to_check()
+        if targets:
+            self._credential_check = CredentialCheck(targets, self.environ, self.log)
+
+    def _await_credentials(self) -> None:
+        """Before smoke (or push, when smoke is skipped): a registry that refused stops the run
+        as a failed push stage, so no target receives anything; one that could not tell (down,
+        5xx after retries) is the push's to try, as before. Waiting belongs to push, too: an
+        interrupt meanwhile is recorded as push's."""
+        from pipeline.push.registries.credential_check import Verdict
+
+        check = self._credential_check
+        if check is None:
+            return
+        pending = check.pending()
+        if pending:
+            self.log(f"waiting for the credential check of {', '.join(pending)}")
+        with self._failure_recorded("push", time.monotonic()):
+            verdicts = check.wait()
+            self._credential_check = None
+            for verdict in verdicts:
+                if verdict.verdict is Verdict.ACCEPTED:
+                    self.log(f"[{verdict.target}] credentials accepted by the registry")
+                elif verdict.verdict is Verdict.UNCHECKED:
+                    self.log(f"[{verdict.target}] credentials not checked ({verdict.reason}); "
+                             "the push will try")  # fmt: skip
+            refused = [v for v in verdicts if v.verdict is Verdict.REFUSED]
+            if refused:
+                self.on_stage("push")
+                raise StageFailed(
+                    "push",
+                    "refused before any target was pushed: " + "; ".join(v.reason for v in refused),
+                    hint="correct the credentials, or leave "
+                    f"{', '.join(v.target for v in refused)} out with --to",
+                )
 
     # --- stages ------------------------------------------------------------------------------
 

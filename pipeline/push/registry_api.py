@@ -31,6 +31,11 @@ TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 API_HOSTS = {"docker.io": "registry-1.docker.io", "index.docker.io": "registry-1.docker.io"}
 
 
+class Unauthorized(RegistryError):
+    """The registry, or its token endpoint, answered 401 or 403: it refuses the credentials
+    (never transient). A ``RegistryError`` like any other to callers that do not ask."""
+
+
 def is_loopback(endpoint: str) -> bool:
     """Loopback registries are plain HTTP or self-signed as docker allows (127.0.0.0/8)."""
     host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint
@@ -80,17 +85,14 @@ class RegistryClient:
 
         Why: when a registry's ``/v2/`` ping fails (a 503, say), docker carries on without
         credentials and reports the registry's later 401 as "unauthorized" — a transient
-        failure dressed as a permanent one. Asking the registry directly tells the two apart;
-        a 5xx or dropped connection here raises a transient ``RegistryError``.
+        failure dressed as a permanent one. Asking the registry directly tells the two apart.
+        False means a 401 or 403 from ``/v2/`` or its token endpoint; anything else that is
+        not a 2xx raises a ``RegistryError`` — transient for a 5xx or a dropped connection.
         """
         try:
             response = self._request("GET", "/v2/", scope_path=path)
-            if response.status_code in (401, 403):
-                return False
             self._raise_for_status(response, "/v2/")
-        except RegistryError as exc:
-            if exc.transient:
-                raise
+        except Unauthorized:
             return False
         return True
 
@@ -187,13 +189,9 @@ class RegistryClient:
     def _raise_for_status(self, response, what: str) -> None:
         if response.status_code < 400:
             return
-        transient = response.status_code in TRANSIENT_STATUS
-        hint = None
+        message = f"{what}: HTTP {response.status_code} from {self.endpoint}"
         if response.status_code in (401, 403):
             hint = "check the credentials for this registry"
-        raise RegistryError(
-            self.name,
-            f"{what}: HTTP {response.status_code} from {self.endpoint}",
-            transient=transient,
-            hint=hint,
-        )
+            raise Unauthorized(self.name, message, transient=False, hint=hint)
+        transient = response.status_code in TRANSIENT_STATUS
+        raise RegistryError(self.name, message, transient=transient)

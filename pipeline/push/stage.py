@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import Interrupted, PipelineError, RegistryError
 from pipeline.push.registries import Credentials, Target, prepare_target, skopeo, target_credentials
+from pipeline.push.registries.generic import anonymous_hint
+from pipeline.push.registries.retry import RetryPolicy, Stopped, retrying
 from pipeline.push.registry_api import RegistryClient
 from pipeline.result import Log
 
 if TYPE_CHECKING:
     import docker
-    import tenacity
 
 PROGRESS_EVERY = 2.0  # seconds between per-target upload progress lines
 
@@ -52,15 +53,6 @@ _UNAUTHORIZED = re.compile(
     r"unauthori[sz]ed|authentication required|no basic auth credentials", re.IGNORECASE
 )
 _TLS = re.compile(r"x509|certificate|server gave HTTP response to HTTPS client", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently a transient failure is retried (tenacity's terms)."""
-
-    attempts: int = 4
-    initial: float = 0.5
-    max_wait: float = 8.0
 
 
 @dataclass
@@ -126,10 +118,6 @@ class _Progress:
             self.log(
                 f"[{self.registry}] uploading {len(self.bytes)} layer(s): {done:.1f}/{total:.1f} MB"
             )
-
-
-class Stopped(Exception):
-    """The run is being interrupted (Ctrl-C, SIGTERM): a push thread stops where it is."""
 
 
 def read_push_stream(
@@ -252,7 +240,7 @@ class _TargetPush:
         )
         started = time.monotonic()
         try:
-            for attempt in self._retrying():
+            for attempt in retrying(self.policy, target.name, self.log, self.stop, self._scrub):
                 with attempt:
                     result.attempts = attempt.retry_state.attempt_number
                     credentials = self._current_credentials()
@@ -282,33 +270,6 @@ class _TargetPush:
         result.seconds = time.monotonic() - started
         return result
 
-    def _retrying(self) -> tenacity.Retrying:
-        import tenacity
-
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.policy.attempts),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=self.policy.initial,
-                jitter=self.policy.initial,
-                max=self.policy.max_wait,
-            ),
-            retry=tenacity.retry_if_exception(
-                lambda exc: isinstance(exc, RegistryError) and exc.transient
-            ),
-            before_sleep=lambda state: self.log(
-                f"[{self.target.name}] attempt {state.attempt_number} failed "
-                f"({self._scrub(str(state.outcome.exception() if state.outcome else '?'))}); "
-                "retrying"
-            ),
-            sleep=self._sleep,
-            reraise=True,
-        )
-
-    def _sleep(self, seconds: float) -> None:
-        """Back off before a retry, unless the run is interrupted meanwhile."""
-        if self.stop.wait(seconds):
-            raise Stopped(self.target.name)
-
     def _current_credentials(self) -> Credentials | None:
         """The kind's credentials, fetched once and again whenever a short-lived one expired."""
         if not self.fetched or (self.credentials is not None and self.credentials.expired()):
@@ -335,13 +296,12 @@ class _TargetPush:
         ``/v2/`` ping failed (docker then goes on without credentials): ask the registry."""
         if error.transient or not _UNAUTHORIZED.search(error.message):
             return error
-        if credentials is None:
-            hint = (
-                f"no credentials were found for {self.target.name}: set REGISTRY_USERNAME and "
-                f"REGISTRY_PASSWORD, or `invoke login --to {self.target.name}`"
-            )
+        if credentials is None:  # only a generic target finds none
             return RegistryError(
-                self.target.name, error.message.split(": ", 1)[-1], transient=False, hint=hint
+                self.target.name,
+                error.message.split(": ", 1)[-1],
+                transient=False,
+                hint=anonymous_hint(self.target.name),
             )
         registry = RegistryClient(self.target.name, self.target.endpoint, credentials)
         if registry.credentials_accepted(self.target.path):

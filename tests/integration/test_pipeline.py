@@ -123,10 +123,10 @@ def test_wrong_registry_password_fails_push_naming_the_registry(  # type: ignore
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("hoist: error")]
     assert len(error_lines) == 1
-    assert "push: 1 of 1 target(s) failed: team-registry: " in error_lines[0]
-    assert "unauthorized" in error_lines[0] or "authentication required" in error_lines[0]
+    assert "push: refused before any target was pushed: team-registry (" in error_lines[0]
+    assert "the registry refused the credentials" in error_lines[0]
     report = last_report(hoist_state)
-    assert report["pushes"][0]["attempts"] == 1  # a 401 is not retried
+    assert report["pushes"] == []  # found beside lint and build, before smoke
     assert secret not in result.stdout + result.stderr
     assert secret not in json.dumps(report)
 

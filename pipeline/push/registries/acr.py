@@ -54,19 +54,40 @@ def make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) ->
 
 
 def credentials(target: Target, environ: Mapping[str, str]) -> Credentials:
-    client_id, secret = environ.get("AZURE_CLIENT_ID"), environ.get("AZURE_CLIENT_SECRET")
-    if client_id and secret:
-        return Credentials(client_id, secret, source="AZURE_CLIENT_ID/AZURE_CLIENT_SECRET")
-    missing = " and ".join(
-        v for v in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET") if not environ.get(v)
-    )
-    hint = AZURE_HINT.replace("AZURE_CLIENT_ID and AZURE_CLIENT_SECRET", missing)
+    principal = _service_principal(environ)
+    if principal is not None:
+        return principal
+    hint = _missing_hint(environ)
     identity = optional_import(target, "azure.identity", "azure", hint)
     token, expires_on = aad_token(target, identity, hint)
     refresh = exchange(target, token, environ.get("AZURE_TENANT_ID"))
     return Credentials(
         TOKEN_USER, refresh, source="azure-identity -> ACR token exchange", expires_at=expires_on
     )
+
+
+def check_credentials(target: Target, environ: Mapping[str, str]) -> None:
+    """What is known to be missing without asking Azure: azure-identity, when there is no
+    service principal. Whether its default chain finds an identity (workload identity, a
+    managed identity, ``az login``) takes a call to Azure AD — the check beside lint and build
+    asks, exchanging the token as the push will."""
+    if _service_principal(environ) is None:
+        optional_import(target, "azure.identity", "azure", _missing_hint(environ))
+
+
+def _service_principal(environ: Mapping[str, str]) -> Credentials | None:
+    client_id, secret = environ.get("AZURE_CLIENT_ID"), environ.get("AZURE_CLIENT_SECRET")
+    if client_id and secret:
+        return Credentials(client_id, secret, source="AZURE_CLIENT_ID/AZURE_CLIENT_SECRET")
+    return None
+
+
+def _missing_hint(environ: Mapping[str, str]) -> str:
+    """AZURE_HINT naming only the variables that are not set."""
+    missing = " and ".join(
+        v for v in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET") if not environ.get(v)
+    )
+    return AZURE_HINT.replace("AZURE_CLIENT_ID and AZURE_CLIENT_SECRET", missing)
 
 
 def aad_token(target: Target, identity: Any, hint: str) -> tuple[str, float]:

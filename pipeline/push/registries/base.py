@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.config.names import IMAGE_NAME_RE
 from pipeline.config.source import DEFAULT_CONFIG
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import EXIT_USAGE, ConfigError, PipelineError
 
 HOST_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*(?::[0-9]+)?$")
 
@@ -183,9 +183,16 @@ def target_from(config: TargetConfig, registry: str, path: str) -> Target:
 # --- credentials ------------------------------------------------------------------------------
 
 
-def no_credentials(target: Target, hint: str, why: str = "no credentials") -> PipelineError:
+class MissingCredentials(PipelineError):
+    """A target's credentials are not where its kind looks for them: input the user must
+    give (exit code 2), not a failure of the registry."""
+
+    exit_code = EXIT_USAGE
+
+
+def no_credentials(target: Target, hint: str, why: str = "no credentials") -> MissingCredentials:
     """The one error for a missing credential: which target, and the exact variables to set."""
-    return PipelineError(f"{target.name} ({target.repository}): {why}", hint=hint)
+    return MissingCredentials(f"{target.name} ({target.repository}): {why}", hint=hint)
 
 
 def env_credentials(

@@ -102,6 +102,18 @@ def credentials(target: Target, environ: Mapping[str, str]) -> Credentials:
     )
 
 
+def check_credentials(target: Target, environ: Mapping[str, str]) -> None:
+    """What is known to be missing without asking AWS: boto3, one half of the key pair, or
+    the profile ``AWS_PROFILE`` names. Whether the rest of the chain (web identity, SSO, an
+    instance or task role) yields credentials takes a call to AWS — the metadata service, STS
+    — so the check beside lint and build asks, fetching the token as the push will."""
+    halves = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    if any(environ.get(v) for v in halves) and not all(environ.get(v) for v in halves):
+        missing = " and ".join(v for v in halves if not environ.get(v))
+        raise no_credentials(target, f"set {missing} too", why="half an AWS access key")
+    _session(target, environ)
+
+
 def prepare(target: Target, environ: Mapping[str, str], log: Log) -> None:
     """Create the repository first when ``options.create_repository`` asks for it."""
     if not target.options.get("create_repository"):
@@ -121,8 +133,8 @@ def prepare(target: Target, environ: Mapping[str, str], log: Log) -> None:
             log(f"[{target.name}] created repository {target.repository}")
 
 
-def _client(target: Target, environ: Mapping[str, str]) -> Any:
-    """An ``ecr`` / ``ecr-public`` client from the default chain; refuses early without keys."""
+def _session(target: Target, environ: Mapping[str, str]) -> Any:
+    """A boto3 session on the keys, else the profile (unknown profiles refused, offline)."""
     boto3 = optional_import(target, "boto3", "aws", AWS_HINT)
     keys = {
         "aws_access_key_id": environ.get("AWS_ACCESS_KEY_ID"),
@@ -131,7 +143,13 @@ def _client(target: Target, environ: Mapping[str, str]) -> Any:
     }
     profile = None if keys["aws_access_key_id"] else environ.get("AWS_PROFILE") or None
     with _aws_errors(target, "credentials"):
-        session = boto3.session.Session(profile_name=profile, **keys)
+        return boto3.session.Session(profile_name=profile, **keys)
+
+
+def _client(target: Target, environ: Mapping[str, str]) -> Any:
+    """An ``ecr`` / ``ecr-public`` client from the default chain; refuses early without keys."""
+    session = _session(target, environ)
+    with _aws_errors(target, "credentials"):
         if session.get_credentials() is None:
             raise no_credentials(target, AWS_HINT, why="no AWS credentials found")
     service = "ecr-public" if is_public(target) else "ecr"

@@ -81,6 +81,21 @@ def make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) ->
 
 
 def credentials(target: Target, environ: Mapping[str, str]) -> Credentials:
+    key_file = environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    return _explicit(target, environ) or _default_credentials(target, key_file)
+
+
+def check_credentials(target: Target, environ: Mapping[str, str]) -> None:
+    """What is known to be missing without asking Google: an unreadable key file, or
+    google-auth when the token must come from it. Whether its default chain finds an identity
+    (the metadata server, a federation token exchange) takes a call to Google — the check
+    beside lint and build asks, fetching the token as the push will."""
+    if _explicit(target, environ) is None:
+        optional_import(target, "google.auth", "gcp", GOOGLE_HINT)
+
+
+def _explicit(target: Target, environ: Mapping[str, str]) -> Credentials | None:
+    """The access token, or a service-account key file's contents: no SDK, no network."""
     token = environ.get("GOOGLE_OAUTH_ACCESS_TOKEN")
     if token:
         return Credentials("oauth2accesstoken", token, source="GOOGLE_OAUTH_ACCESS_TOKEN")
@@ -89,7 +104,7 @@ def credentials(target: Target, environ: Mapping[str, str]) -> Credentials:
         text, info = _read_key_file(target, key_file)
         if info.get("type") == "service_account":
             return Credentials("_json_key", text, source="GOOGLE_APPLICATION_CREDENTIALS")
-    return _default_credentials(target, key_file)
+    return None
 
 
 def _read_key_file(target: Target, key_file: str) -> tuple[str, dict[str, Any]]:
