@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
-from pipeline.push.stage import PushResult
+from pipeline.push.target import PushResult
 from pipeline.result import StageResult, Status
 
 

@@ -22,10 +22,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.build.context import check_context
+from pipeline.build.stage import build_image
+from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
+from pipeline.lint.stage import publish, run_lint
 from pipeline.project import PipelineConfig
+from pipeline.push.registries import check_targets, select_targets
+from pipeline.push.registries.credential_check import CredentialCheck, Verdict
+from pipeline.push.stage import push_all
 from pipeline.report import RunReport
 from pipeline.result import Log, StageResult, Status, new_run_id
+from pipeline.smoke.stage import smoke_test
+from pipeline.tags.metadata import image_metadata
 from pipeline.units import human_size
 
 if TYPE_CHECKING:
@@ -83,8 +92,6 @@ class Runner:
 
     @property
     def client(self) -> docker.DockerClient:
-        from pipeline.engine import docker_client
-
         if self._client is None:
             self._client = docker_client()
         return self._client
@@ -100,9 +107,6 @@ class Runner:
         exists.
         """
         if "build" in self.options.stages:
-            from pipeline.build.context import check_context
-            from pipeline.tags.metadata import image_metadata
-
             check_context(self.config.build.context, self.config.build.dockerfile)
             self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
         if "push" in self.options.stages:
@@ -167,8 +171,6 @@ class Runner:
         """The targets ``--to`` chooses, refused if missing credentials (once per run); local
         targets are left out: resolving one starts the embedded registry, and hoist made its
         credentials."""
-        from pipeline.push.registries import check_targets
-
         if self._checked_targets is None:
             self._checked_targets = check_targets(
                 self.config.registries,
@@ -181,8 +183,6 @@ class Runner:
 
     def _start_credential_check(self) -> None:
         """Ask every target's registry, in threads, while lint and build run."""
-        from pipeline.push.registries.credential_check import CredentialCheck
-
         targets = self._targets_to_check()
         if targets:
             self._credential_check = CredentialCheck(targets, self.environ, self.log)
@@ -192,8 +192,6 @@ class Runner:
         as a failed push stage, so no target receives anything; one that could not tell (down,
         5xx after retries) is the push's to try, as before. Waiting belongs to push, too: an
         interrupt meanwhile is recorded as push's."""
-        from pipeline.push.registries.credential_check import Verdict
-
         check = self._credential_check
         if check is None:
             return
@@ -222,8 +220,6 @@ class Runner:
     # --- stages ------------------------------------------------------------------------------
 
     def _lint(self) -> str:
-        from pipeline.lint.stage import publish, run_lint
-
         build = self.config.build
         result = run_lint(
             self.config.lint, self.config.root, build.dockerfile, build.context, self.log
@@ -244,9 +240,6 @@ class Runner:
         return f"{', '.join(result.tools)}: {len(result.findings)} finding(s)"
 
     def _build(self) -> str:
-        from pipeline.build.stage import build_image
-        from pipeline.tags.metadata import image_metadata
-
         metadata = self._metadata or image_metadata(
             self.config.metadata, self.config.root, self.environ
         )
@@ -280,8 +273,6 @@ class Runner:
         )
 
     def _smoke(self) -> str:
-        from pipeline.smoke.stage import smoke_test
-
         assert self._built is not None, "smoke runs after build"
         junit = Path(self.options.junit) if self.options.junit else None
         result = smoke_test(
@@ -295,8 +286,6 @@ class Runner:
         return f"ready in {result.seconds_to_ready:.2f} s; " + "; ".join(result.checks)
 
     def _push(self) -> str:
-        from pipeline.push.stage import push_all
-
         passed = {s.stage for s in self.report.stages if s.ok}
         required = {"lint", "build"} if self.options.skip_smoke else {"lint", "build", "smoke"}
         if "lint" in self._skipped:
@@ -323,8 +312,6 @@ class Runner:
         return f"{len(results)} target(s): {', '.join(r.target for r in results)}"
 
     def targets(self) -> list[Target]:
-        from pipeline.push.registries import select_targets
-
         return select_targets(
             self.config.registries,
             self.options.targets,

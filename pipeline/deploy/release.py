@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.deploy.settings import DeployEnvironment, Deployment
 from pipeline.errors import DeployError
 from pipeline.push.registries import Credentials, Target, resolve_target, target_credentials
-from pipeline.push.stage import PushResult
+from pipeline.push.target import PushResult
 from pipeline.report import RunReport, read_report
 
 REVISION_LABEL = "org.opencontainers.image.revision"

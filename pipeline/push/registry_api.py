@@ -14,6 +14,8 @@ import contextlib
 import re
 from pathlib import Path
 
+import requests
+
 from pipeline.errors import RegistryError
 from pipeline.push.registries.base import Credentials
 
@@ -44,8 +46,6 @@ def is_loopback(endpoint: str) -> bool:
 
 class RegistryClient:
     def __init__(self, name: str, endpoint: str, credentials: Credentials | None) -> None:
-        import requests
-
         self.name = name
         self.endpoint = API_HOSTS.get(endpoint, endpoint)
         self.credentials = credentials
@@ -98,8 +98,6 @@ class RegistryClient:
 
     def post_form(self, url_path: str, form: dict[str, str], what: str) -> dict[str, object]:
         """POST a form to the registry host (e.g. ACR's ``/oauth2/exchange``); the JSON reply."""
-        import requests
-
         try:
             response = self.session.post(
                 self._base_url() + url_path, data=form, timeout=30, verify=self.verify
@@ -118,8 +116,6 @@ class RegistryClient:
         return body
 
     def _base_url(self) -> str:
-        import requests
-
         if self._base:
             return self._base
         if is_loopback(self.endpoint):
@@ -143,8 +139,6 @@ class RegistryClient:
         self, method: str, url_path: str, *, scope_path: str, body: tuple[bytes, str] | None = None
     ):
         """Send one request, answering a 401 challenge (Bearer token or Basic) once."""
-        import requests
-
         try:
             url = self._base_url() + url_path
             response = self._send(method, url, body)

@@ -27,7 +27,7 @@ import requests
 import yaml
 
 from pipeline.push.registry_server import RegistryServer, free_port, start_registry, stop_registry
-from pipeline.push.stage import PushResult
+from pipeline.push.target import PushResult
 from pipeline.report import RunReport, write_report
 from tests.conftest import run_invoke
 from tests.support.deploy_images import build_and_push

@@ -24,8 +24,9 @@ import pytest
 from pipeline.output.summary import render_summary
 from pipeline.push.registries import resolve_target
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.retry import RetryPolicy
 from pipeline.push.registry_server import free_port
-from pipeline.push.stage import RetryPolicy, push_all
+from pipeline.push.stage import push_all
 from pipeline.report import RunReport
 from tests.conftest import run_invoke
 

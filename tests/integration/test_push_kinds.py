@@ -22,8 +22,10 @@ import pytest
 
 from pipeline.push.registries import resolve_target
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.retry import RetryPolicy
 from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
-from pipeline.push.stage import PushResult, RetryPolicy, push_all
+from pipeline.push.stage import push_all
+from pipeline.push.target import PushResult
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from pipeline import secrets as registered
 from pipeline.lint.findings import Finding
 from pipeline.output.github import GitHubOutput, format_outputs, output_for
 from pipeline.output.terminal import LocalOutput
-from pipeline.push.stage import PushResult
+from pipeline.push.target import PushResult
 from pipeline.report import RunReport
 from pipeline.result import StageResult, Status
 from pipeline.secrets import announce_with, mask_secret, redact
@@ -310,7 +310,8 @@ def test_the_push_engine_masks_credentials_as_it_discovers_them(capsys) -> None:
     """Credential discovery itself announces the mask, before any push line."""
     from pipeline.push.registries import resolve_target
     from pipeline.push.registries.base import TargetConfig
-    from pipeline.push.stage import RetryPolicy, _TargetPush
+    from pipeline.push.registries.retry import RetryPolicy
+    from pipeline.push.target import TargetPush
 
     output_for({"GITHUB_ACTIONS": "true"})
     password = new_secret()
@@ -321,7 +322,7 @@ def test_the_push_engine_masks_credentials_as_it_discovers_them(capsys) -> None:
         environ,
     )
     lines: list[str] = []
-    push = _TargetPush(None, target, environ, lines.append, RetryPolicy())  # type: ignore[arg-type]
+    push = TargetPush(None, target, environ, lines.append, RetryPolicy())  # type: ignore[arg-type]
     credentials = push._current_credentials()
     assert credentials is not None and credentials.password == password
     assert f"::add-mask::{password}" in capsys.readouterr().out.splitlines()

@@ -20,7 +20,7 @@ from pipeline.deploy.stage import render_deploy
 from pipeline.deploy.switch import DeployResult
 from pipeline.errors import ConfigError, DeployError
 from pipeline.project import PipelineConfig, load_config
-from pipeline.push.stage import PushResult
+from pipeline.push.target import PushResult
 from pipeline.report import RunReport, write_report
 from pipeline.smoke.http_checks import HttpCheck
 

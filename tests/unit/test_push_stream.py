@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import RegistryError
-from pipeline.push.stage import classify_error, read_push_stream
+from pipeline.push.stream import classify_error, read_push_stream
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pipeline.output.summary import render_markdown, render_summary
-from pipeline.push.stage import PushResult
+from pipeline.push.target import PushResult
 from pipeline.report import RunReport, write_report
 from pipeline.result import StageResult, Status
 from pipeline.units import human_size

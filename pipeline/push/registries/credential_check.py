@@ -110,7 +110,7 @@ def check_target(
     raises: whatever it cannot judge (a bug, an SDK surprise) is unchecked, for the push."""
     attempts = 0
     try:
-        for attempt in retrying(policy, f"{target.name} credentials", log, stop, redact):
+        for attempt in retrying(policy, f"{target.name} credentials", log, stop):
             with attempt:
                 attempts = attempt.retry_state.attempt_number
                 verdict, reason = _ask(target, environ)

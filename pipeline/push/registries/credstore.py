@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from docker import auth
+from docker.credentials import Store
+from docker.credentials.errors import StoreError
+from docker.errors import APIError
+
 from pipeline.errors import PipelineError, RegistryError
+from pipeline.push.registries import target_credentials
 from pipeline.push.registries.base import Credentials, Target
 
 if TYPE_CHECKING:
@@ -60,8 +66,6 @@ def _helper(data: Mapping[str, Any], key: str) -> str | None:
 
 def read(target: Target, environ: Mapping[str, str]) -> Credentials | None:
     """What the store holds for the target's endpoint (helpers resolved), or None."""
-    from docker import auth
-
     path = config_path(environ)
     if not path.is_file():
         return None
@@ -90,15 +94,11 @@ def _locked(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _store(program: str) -> Any:
-    from docker.credentials import Store
-
     return Store(program)
 
 
 def write(target: Target, credentials: Credentials, environ: Mapping[str, str]) -> str:
     """Store credentials as ``docker login`` would; returns where they went (no secret)."""
-    from docker.credentials.errors import StoreError
-
     path = config_path(environ)
     key = server_key(target.endpoint)
     with _locked(path) as data:
@@ -116,8 +116,6 @@ def write(target: Target, credentials: Credentials, environ: Mapping[str, str]) 
 
 def erase(target: Target, environ: Mapping[str, str]) -> bool:
     """Remove the endpoint's entry (and its helper copy); False when there was none."""
-    from docker.credentials.errors import StoreError
-
     path = config_path(environ)
     if not path.is_file():
         return False
@@ -146,9 +144,6 @@ def login(
 ) -> list[LoginResult]:
     """For each target: find its credentials, have the engine verify them with the registry
     (as ``docker login`` does), then store them. One failing target does not stop the rest."""
-    from docker.errors import APIError
-
-    from pipeline.push.registries import target_credentials
 
     results = []
     for target in targets:

@@ -9,12 +9,14 @@ trusted by the other. Each retry is a line, and an interrupted run stops the bac
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import tenacity
+
 from pipeline.errors import RegistryError
 from pipeline.result import Log
+from pipeline.secrets import redact
 
 if TYPE_CHECKING:
     import tenacity
@@ -38,12 +40,10 @@ def retrying(
     label: str,
     log: Log,
     stop: threading.Event,
-    scrub: Callable[[str], str] = str,
 ) -> tenacity.Retrying:
     """A tenacity loop retrying transient ``RegistryError``s with exponential backoff and
-    jitter; each retry logs ``[label] attempt N failed (...); retrying`` (``scrub`` removes
-    secrets from it), and ``stop`` set during a backoff raises ``Stopped(label)``."""
-    import tenacity
+    jitter; each retry logs ``[label] attempt N failed (...); retrying`` (every known secret
+    redacted), and ``stop`` set during a backoff raises ``Stopped(label)``."""
 
     def sleep(seconds: float) -> None:
         if stop.wait(seconds):
@@ -59,7 +59,7 @@ def retrying(
         ),
         before_sleep=lambda state: log(
             f"[{label}] attempt {state.attempt_number} failed "
-            f"({scrub(str(state.outcome.exception() if state.outcome else '?'))}); retrying"
+            f"({redact(str(state.outcome.exception() if state.outcome else '?'))}); retrying"
         ),
         sleep=sleep,
         reraise=True,
