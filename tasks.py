@@ -257,10 +257,10 @@ def login(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
 
     from pipeline.cli import fail
     from pipeline.engine import docker_client
-    from pipeline.push.registries import credstore
+    from pipeline.push import login as registry_login
 
     with task_session():
-        results = credstore.login(docker_client(), _login_targets(config, to), os.environ)
+        results = registry_login.login(docker_client(), _login_targets(config, to), os.environ)
         for r in results:
             if r.error:
                 fail(r.error)
@@ -273,10 +273,10 @@ def login(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
 @task(help={"config": CONFIG_HELP, "to": LOGIN_TO_HELP})
 def logout(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
     """Remove the stored docker credentials of each target's registry, as `docker logout` does."""
-    from pipeline.push.registries import credstore
+    from pipeline.push import login as registry_login
 
     with task_session():
-        for r in credstore.logout(_login_targets(config, to), os.environ):
+        for r in registry_login.logout(_login_targets(config, to), os.environ):
             removed = f"removed from {r.stored_in}" if r.stored_in else "nothing stored"
             say(f"{r.target}: {r.server}: {removed}")
 

@@ -1,51 +1,45 @@
-"""Registry kinds: one module per kind, each knowing naming and credential rules.
+"""Registry kinds: one module per kind, each declaring its naming and credential rules as a
+``RegistryKind`` (``base.py``) named ``KIND``; ``KINDS`` below lists them, and the
+``registries:`` parser accepts exactly those names, so the two cannot drift apart.
 
-A kind module exposes two functions, and optionally three more:
-
-``make_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -> Target``
-    forms and validates the full repository reference (raises ``ConfigError``);
-``credentials(target: Target, environ: Mapping[str, str]) -> Credentials | None``
-    finds credentials in the kind's standard places; raises ``MissingCredentials`` naming the
-    exact variables to set when they are missing. ``None`` means "anonymous / docker's own
-    store".
-``check_credentials(target, environ) -> None`` (optional)
-    refuses missing credentials like ``credentials`` does, but without a network call, a
-    program run or any other side effect — for kinds whose ``credentials`` has one (a cloud
-    SDK's default chain, a docker credential helper). Without it, ``credentials`` itself is
-    side-effect free and is what ``check_targets`` calls.
-``prepare(target: Target, environ: Mapping[str, str], log: Log) -> None`` (optional)
-    makes the registry ready before the first push (ECR: create the repository on request).
-``check_target(config, image, environ)`` (optional)
-    validates like ``make_target`` without its side effects (local: starting the registry);
-    ``check_targets`` uses it to refuse bad input before any stage runs. Such a target has no
-    credentials to check before it is resolved: hoist generates the local registry's own.
-
-Modules are imported only when a target of their kind is used, so heavy SDKs (boto3,
-google-auth, azure-identity) cost nothing to users who do not push there. Shared pieces live in
-``base`` (naming, errors), ``credstore`` (the user's docker credential store), ``retry`` (what
-is retried, how patiently) and ``credential_check`` (each registry asked, beside lint and build,
-whether it takes the credentials the push will use).
+Heavy SDKs (boto3, google-auth, azure-identity) are imported inside the kind that needs them,
+only when a target of that kind is used. Shared pieces live in ``base`` (naming, errors, the
+declaration), ``credstore`` (the user's docker credential store), ``retry`` (what is retried,
+how patiently) and ``credential_check`` (each registry asked, beside lint and build, whether it
+takes the credentials the push will use).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
-from types import ModuleType
 
 from pipeline.errors import ConfigError
-from pipeline.push.registries.base import Credentials, MissingCredentials, Target, TargetConfig
+from pipeline.push.registries import acr, dockerhub, ecr, gcr, generic, ghcr, local, quay
+from pipeline.push.registries.base import (
+    Credentials,
+    MissingCredentials,
+    RegistryKind,
+    Target,
+    TargetConfig,
+)
 from pipeline.result import Log
 from pipeline.secrets import mask_secret
 
-REGISTRY_KINDS = ("local", "dockerhub", "ghcr", "ecr", "gcr", "acr", "quay", "generic")
+KINDS: dict[str, RegistryKind] = {
+    kind.name: kind
+    for kind in (
+        local.KIND, dockerhub.KIND, ghcr.KIND, ecr.KIND, gcr.KIND, acr.KIND, quay.KIND,
+        generic.KIND,
+    )
+}  # fmt: skip
+REGISTRY_KINDS = tuple(KINDS)
 
 __all__ = [
     "Credentials",
     "MissingCredentials",
     "Target",
     "check_targets",
-    "kind_module",
+    "kind_of",
     "prepare_target",
     "resolve_target",
     "select_targets",
@@ -53,19 +47,19 @@ __all__ = [
 ]
 
 
-def kind_module(kind: str) -> ModuleType:
-    if kind not in REGISTRY_KINDS:
+def kind_of(kind: str) -> RegistryKind:
+    """The declaration of ``kind`` (pipeline.yaml was checked at load: it is one of KINDS)."""
+    if kind not in KINDS:
         raise ValueError(f"unknown registry kind {kind!r}")
-    return importlib.import_module(f"pipeline.push.registries.{kind}")
+    return KINDS[kind]
 
 
 def resolve_target(config: TargetConfig, image: str, environ: Mapping[str, str]) -> Target:
-    target: Target = kind_module(config.kind).make_target(config, image, environ)
-    return target
+    return kind_of(config.kind).make_target(config, image, environ)
 
 
 def target_credentials(target: Target, environ: Mapping[str, str]) -> Credentials | None:
-    creds: Credentials | None = kind_module(target.kind).credentials(target, environ)
+    creds = kind_of(target.kind).credentials(target, environ)
     # Every caller (push, deploy, login) gets a secret already masked (GitHub: ::add-mask::).
     # Usernames are not masked: they are not secret, and masking ``AWS`` or
     # ``oauth2accesstoken`` would blank out unrelated words all over the log.
@@ -75,7 +69,7 @@ def target_credentials(target: Target, environ: Mapping[str, str]) -> Credential
 
 
 def prepare_target(target: Target, environ: Mapping[str, str], log: Log) -> None:
-    prepare = getattr(kind_module(target.kind), "prepare", None)
+    prepare = kind_of(target.kind).prepare
     if prepare is not None:
         prepare(target, environ, log)
 
@@ -109,12 +103,12 @@ def check_targets(
     """
     resolved = []
     for config in _chosen(configured, wanted, source):
-        module = kind_module(config.kind)
-        if hasattr(module, "check_target"):
-            module.check_target(config, image, environ)
+        kind = kind_of(config.kind)
+        if kind.check_target is not None:
+            kind.check_target(config, image, environ)
             continue
-        target: Target = module.make_target(config, image, environ)
-        getattr(module, "check_credentials", module.credentials)(target, environ)
+        target = kind.make_target(config, image, environ)
+        (kind.check_credentials or kind.credentials)(target, environ)
         resolved.append(target)
     return resolved
 

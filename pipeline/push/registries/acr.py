@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.errors import RegistryError
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -120,3 +121,6 @@ def exchange(target: Target, aad_access_token: str, tenant: str | None) -> str:
     if not isinstance(refresh, str) or not refresh:
         raise RegistryError(target.name, "ACR token exchange: no refresh_token", transient=False)
     return refresh
+
+
+KIND = RegistryKind("acr", make_target, credentials, check_credentials=check_credentials)

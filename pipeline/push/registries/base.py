@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from pipeline.config.names import IMAGE_NAME_RE
 from pipeline.config.source import DEFAULT_CONFIG
 from pipeline.errors import EXIT_USAGE, ConfigError, PipelineError
+from pipeline.result import Log
 
 HOST_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*(?::[0-9]+)?$")
 
@@ -216,3 +217,25 @@ def optional_import(target: Target, module: str, extra: str, otherwise: str) -> 
             f"{otherwise}, or install the SDK: pip install 'hoist[{extra}]'",
             why=f"{module.split('.')[0]} is not installed",
         ) from None
+
+
+@dataclass(frozen=True)
+class RegistryKind:
+    """What a registry kind declares (each kind module's ``KIND``): its name and its rules.
+
+    ``make_target`` forms and validates the full repository reference (raises
+    ``ConfigError``); ``credentials`` finds them in the kind's standard places (raises
+    ``MissingCredentials`` naming the variables to set; ``None`` means anonymous / docker's own
+    store). Optional: ``check_target`` validates like ``make_target`` without its side effects
+    (local: starting the registry); ``check_credentials`` refuses missing credentials without a
+    network call or a program run, for kinds whose ``credentials`` has one (a cloud SDK's
+    default chain, a docker credential helper); ``prepare`` makes the registry ready before the
+    first push (ECR: create the repository on request).
+    """
+
+    name: str
+    make_target: Callable[[TargetConfig, str, Mapping[str, str]], Target]
+    credentials: Callable[[Target, Mapping[str, str]], Credentials | None]
+    check_target: Callable[[TargetConfig, str, Mapping[str, str]], object] | None = None
+    check_credentials: Callable[[Target, Mapping[str, str]], None] | None = None
+    prepare: Callable[[Target, Mapping[str, str], Log], None] | None = None

@@ -16,21 +16,18 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docker import auth
 from docker.credentials import Store
 from docker.credentials.errors import StoreError
-from docker.errors import APIError
 
-from pipeline.errors import PipelineError, RegistryError
-from pipeline.push.registries import target_credentials
+from pipeline.errors import PipelineError
 from pipeline.push.registries.base import Credentials, Target
 
 if TYPE_CHECKING:
-    import docker
+    pass
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
@@ -128,55 +125,3 @@ def erase(target: Target, environ: Mapping[str, str]) -> bool:
                 _store(helper).erase(key)
                 removed = True
     return removed
-
-
-@dataclass
-class LoginResult:
-    target: str
-    server: str
-    username: str = ""
-    stored_in: str = ""
-    error: str | None = None
-
-
-def login(
-    client: docker.DockerClient, targets: list[Target], environ: Mapping[str, str]
-) -> list[LoginResult]:
-    """For each target: find its credentials, have the engine verify them with the registry
-    (as ``docker login`` does), then store them. One failing target does not stop the rest."""
-
-    results = []
-    for target in targets:
-        result = LoginResult(target.name, server_key(target.endpoint))
-        try:
-            credentials = target_credentials(target, environ)
-            if credentials is None:
-                raise PipelineError(f"{target.name}: no credentials found to log in with")
-            result.username = credentials.username
-            try:
-                client.login(
-                    credentials.username,
-                    credentials.password,
-                    registry=result.server,
-                    reauth=True,
-                )
-            except APIError as exc:
-                message = str(exc.explanation or exc).replace(credentials.password, "***")
-                raise RegistryError(
-                    target.name, f"login refused: {message}", transient=False
-                ) from None
-            result.stored_in = write(target, credentials, environ)
-        except PipelineError as exc:
-            result.error = str(exc)
-        results.append(result)
-    return results
-
-
-def logout(targets: list[Target], environ: Mapping[str, str]) -> list[LoginResult]:
-    """Erase each target's stored credentials; ``stored_in`` is empty when there were none."""
-    return [
-        LoginResult(t.name, server_key(t.endpoint), stored_in=str(config_path(environ)))
-        if erase(t, environ)
-        else LoginResult(t.name, server_key(t.endpoint))
-        for t in targets
-    ]

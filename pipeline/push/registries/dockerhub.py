@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -66,3 +67,6 @@ def credentials(target: Target, environ: Mapping[str, str]) -> Credentials:
         "DOCKERHUB_TOKEN",
         "a Docker Hub access token with Read & Write scope",
     )
+
+
+KIND = RegistryKind("dockerhub", make_target, credentials)

@@ -23,6 +23,7 @@ from typing import Any
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -185,3 +186,8 @@ def _aws_errors(target: Target, operation: str) -> Iterator[None]:
         raise RegistryError(target.name, f"ECR {operation}: {exc}", transient=True) from None
     except aws.BotoCoreError as exc:
         raise PipelineError(f"{target.name}: ECR {operation}: {exc}") from None
+
+
+KIND = RegistryKind(
+    "ecr", make_target, credentials, check_credentials=check_credentials, prepare=prepare
+)

@@ -25,6 +25,7 @@ from typing import Any
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -148,3 +149,6 @@ def _default_credentials(target: Target, key_file: str | None) -> Credentials:
         source="google-auth default credentials",
         expires_at=calendar.timegm(expiry.timetuple()) if expiry else None,
     )
+
+
+KIND = RegistryKind("gcr", make_target, credentials, check_credentials=check_credentials)

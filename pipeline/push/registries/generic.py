@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pipeline.push.registries import credstore
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -62,3 +63,6 @@ def _from_variables(target: Target, environ: Mapping[str, str]) -> Credentials |
     return env_credentials(
         target, environ, "REGISTRY_USERNAME", "REGISTRY_PASSWORD", "the registry's login"
     )
+
+
+KIND = RegistryKind("generic", make_target, credentials, check_credentials=check_credentials)

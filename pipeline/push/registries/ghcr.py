@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -69,3 +70,6 @@ def credentials(target: Target, environ: Mapping[str, str]) -> Credentials:
             "or GHCR_TOKEN with a personal access token that has write:packages",
         )
     return Credentials(actor, token, source=f"GITHUB_ACTOR/{token_var}")
+
+
+KIND = RegistryKind("ghcr", make_target, credentials)

@@ -12,6 +12,7 @@ from pipeline.config.names import IMAGE_NAME_RE
 from pipeline.errors import ConfigError
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -50,3 +51,6 @@ def _without_host(name: str) -> str:
 def credentials(target: Target, environ: Mapping[str, str]) -> Credentials | None:
     server = embedded_registry() or ensure_embedded_registry()
     return Credentials(server.username, server.password, source="embedded registry")
+
+
+KIND = RegistryKind("local", make_target, credentials, check_target=check_target)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from pipeline.push.registries.base import (
     Credentials,
+    RegistryKind,
     Target,
     TargetConfig,
     check_options,
@@ -51,3 +52,6 @@ def credentials(target: Target, environ: Mapping[str, str]) -> Credentials:
             why=f"robot {found.username} belongs to {robot_namespace}, not {namespace}",
         )
     return found
+
+
+KIND = RegistryKind("quay", make_target, credentials)
