@@ -20,31 +20,25 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import docker
 
 from pipeline.build.context import check_context
-from pipeline.build.stage import build_image
+from pipeline.build.stage import BuildResult, build_image
 from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
+from pipeline.lint.findings import Finding
 from pipeline.lint.stage import publish, run_lint
 from pipeline.project import PipelineConfig
-from pipeline.push.registries import check_targets, select_targets
+from pipeline.push.registries import Target, check_targets, select_targets
 from pipeline.push.registries.credential_check import CredentialCheck, Verdict
 from pipeline.push.stage import push_all
 from pipeline.report import RunReport
 from pipeline.result import Log, StageResult, Status, new_run_id
 from pipeline.smoke.stage import smoke_test
+from pipeline.tags.evaluate import Metadata
 from pipeline.tags.metadata import image_metadata
 from pipeline.units import human_size
-
-if TYPE_CHECKING:
-    import docker
-
-    from pipeline.build.stage import BuildResult
-    from pipeline.lint.findings import Finding
-    from pipeline.push.registries import Target
-    from pipeline.push.registries.credential_check import CredentialCheck
-    from pipeline.tags.evaluate import Metadata
 
 STAGES = ("lint", "build", "smoke", "push")
 
