@@ -50,6 +50,12 @@ def test_diff_aligns_expected_and_got_and_indents_more_lines() -> None:
     assert result.diff() == "  expected: /v2/\n       got: v1\n            line two"
 
 
+def test_diff_leaves_out_a_side_the_check_does_not_know() -> None:
+    result = run_check("structure", "c", lambda: fail("m", None, "label x not found"))
+    assert result.diff() == "       got: label x not found"
+    assert run_check("service", "c", lambda: fail("m")).diff() == ""
+
+
 def test_long_output_keeps_its_end() -> None:
     result = run_check("structure", "c", lambda: fail("m", "x", "a" * 5000 + "THE END"))
     assert result.got is not None and result.got.endswith("THE END") and len(result.got) < 2100
