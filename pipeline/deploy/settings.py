@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docker.errors import DockerException
+from docker.utils import parse_bytes
+
 from pipeline.config.fields import Fields
 from pipeline.errors import ConfigError
 from pipeline.push.registries.base import TargetConfig
@@ -25,7 +28,6 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,49}$")
 _VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:[1-9][0-9]{0,2})?)$")
-_MEMORY_RE = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
 _PORT_RE = re.compile(
     r"^(?:(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}):)?(?:(?P<host>[0-9]+):)?(?P<container>[0-9]+)$"
 )
@@ -302,15 +304,19 @@ def _restart(section: Fields) -> str:
 
 
 def _memory(section: Fields) -> int | None:
-    """``256m`` / ``1g`` / bytes, as ``docker run --memory`` takes it, in bytes."""
+    """``256m``, ``1g``, ``1.5g``, ``512mb`` or bytes, in bytes. Read by docker-py's own
+    ``parse_bytes``, which is what its ``mem_limit`` does with such a string; hoist adds the
+    engine's minimum, and refuses booleans, NaN and infinity, which ``parse_bytes`` lets through
+    or fails on with another error."""
     raw = section.data.get("memory")
     if raw is None:
         return None
-    match = _MEMORY_RE.match(str(raw).strip()) if not isinstance(raw, bool) else None
-    if match is None:
-        raise section.error("memory", f"{raw!r} is not a size", hint="e.g. 256m or 1g")
-    scale = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match[2].lower()]
-    size = int(match[1]) * scale
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            raise ValueError(raw)
+        size = int(parse_bytes(raw.strip() if isinstance(raw, str) else raw))
+    except (DockerException, ValueError, OverflowError):
+        raise section.error("memory", f"{raw!r} is not a size", hint="e.g. 256m or 1g") from None
     if size < MIN_MEMORY:
         raise section.error("memory", f"{raw!r} is below the engine's minimum of 6m")
     return size

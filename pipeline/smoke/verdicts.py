@@ -72,15 +72,15 @@ class CheckResult:
         return self.verdict is Verdict.PASSED
 
     def diff(self) -> str:
-        """Expected vs got, aligned; continuation lines of multi-line values are indented."""
-        if self.expected is None and self.got is None:
-            return ""
+        """Expected vs got, aligned; continuation lines of multi-line values are indented. A side
+        the check does not know (container-structure-test reports only what it got) is left out."""
 
-        def block(label: str, value: str | None) -> str:
-            lines = (value if value is not None else "-").rstrip("\n").splitlines() or [""]
+        def block(label: str, value: str) -> str:
+            lines = value.rstrip("\n").splitlines() or [""]
             return "\n".join([f"{label:>10}: {lines[0]}", *(" " * 12 + line for line in lines[1:])])
 
-        return block("expected", self.expected) + "\n" + block("got", self.got)
+        sides = (("expected", self.expected), ("got", self.got))
+        return "\n".join(block(label, value) for label, value in sides if value is not None)
 
 
 def clip(text: str, limit: int = MAX_SHOWN) -> str:

@@ -1,18 +1,20 @@
 """Version grammars of the ``semver`` and ``pep440`` tag rules.
 
 metadata-action reads a git tag (or ``value=``) as a version, with node-semver for
-``type=semver`` and a PEP 440 library for ``type=pep440``; a tag that parses there must parse
+``type=semver`` and @renovatebot/pep440 for ``type=pep440``; a tag that parses there must parse
 here to the same version, and one refused there must be refused here, or the two tools would
-tag differently. Both grammars live together because the rules treat them alike: parse, then
-fill the rule's pattern from the version's parts (``helpers()`` gives the values of the names
-a pattern may use: ``{{major}}``, ``{{version}}`` ...). Nothing here knows about rules or
+tag differently. PEP 440 is read by ``packaging`` (the reference implementation, whose grammar
+@renovatebot/pep440 ports); semver keeps its own grammar, as no Python semver library has
+node-semver's strict rules. Both live together because the rules treat them alike: parse, then
+fill the rule's pattern from the version's parts (``helpers()`` gives the values of the names a
+pattern may use: ``{{major}}``, ``{{version}}`` ...). Nothing here knows about rules or
 templates.
 
 ``parse_semver(text) -> SemVer | None``
     node-semver's strict grammar: optional ``v``, no ``=``, numbers up to 2**53 - 1.
 ``parse_pep440(text) -> Pep440Version | None``
-    The spec's grammar, any case, ``v`` prefix allowed; ``normalized`` is the spec's spelling
-    and ``is_special`` says whether it is a pre-, post- or dev-release.
+    ``packaging.version.Version``, any case, ``v`` prefix allowed; ``normalized`` is the spec's
+    spelling and ``is_special`` says whether it is a pre-, post- or dev-release.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from packaging.version import InvalidVersion, Version
 
 if TYPE_CHECKING:
     from pipeline.tags.templates import Helpers
@@ -87,91 +91,42 @@ def _pre_identifier(part: str) -> str | int:
     return int(part) if part.isdigit() and int(part) <= _MAX_SAFE_INTEGER else part
 
 
-_PEP440 = re.compile(
-    r"""
-    v?
-    (?:(?P<epoch>[0-9]+)!)?
-    (?P<release>[0-9]+(?:\.[0-9]+)*)
-    (?:[-_.]?(?P<pre_l>alpha|beta|preview|pre|rc|a|b|c)[-_.]?(?P<pre_n>[0-9]+)?)?
-    (?:-(?P<post_implicit>[0-9]+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n>[0-9]+)?)?
-    (?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?
-    (?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
-_PRE_SPELLINGS = {"alpha": "a", "beta": "b", "c": "rc", "pre": "rc", "preview": "rc"}
-
-
 @dataclass(frozen=True)
 class Pep440Version:
-    """A PEP 440 version, parsed from the spec's grammar and normalised the spec's way."""
+    """A PEP 440 version as metadata-action sees it: ``pep440.clean`` is ``normalized``,
+    ``pep440.major/minor/patch`` are the release's parts (0 where the release is shorter)."""
 
     raw: str
-    epoch: int
-    release: tuple[int, ...]
-    pre: tuple[str, int] | None
-    post: int | None
-    dev: int | None
-    local: str | None
-
-    @property
-    def is_prerelease(self) -> bool:
-        return self.pre is not None or self.dev is not None
+    version: Version
 
     @property
     def is_special(self) -> bool:
         """Pre-, post- or dev-release: metadata-action only tags ``{{version}}`` for these."""
-        return self.is_prerelease or self.post is not None
+        return self.version.is_prerelease or self.version.is_postrelease
 
     @property
     def normalized(self) -> str:
-        parts = [f"{self.epoch}!" if self.epoch else "", ".".join(map(str, self.release))]
-        if self.pre:
-            parts.append(f"{self.pre[0]}{self.pre[1]}")
-        if self.post is not None:
-            parts.append(f".post{self.post}")
-        if self.dev is not None:
-            parts.append(f".dev{self.dev}")
-        if self.local:
-            parts.append(f"+{self.local}")
-        return "".join(parts)
-
-    def part(self, index: int) -> int:
-        return self.release[index] if index < len(self.release) else 0
+        return str(self.version)
 
     def helpers(self) -> Helpers:
+        version = self.version
         return {
             "raw": lambda: self.raw,
             "version": lambda: self.normalized,
-            "major": lambda: self.part(0),
-            "minor": lambda: self.part(1),
-            "patch": lambda: self.part(2),
+            "major": lambda: version.major,
+            "minor": lambda: version.minor,
+            "patch": lambda: version.micro,
         }
 
 
 def parse_pep440(text: str) -> Pep440Version | None:
-    """The PEP 440 version ``text`` spells (any case, ``v`` prefix allowed), or None."""
-    match = _PEP440.fullmatch(text)
-    if not match:
+    """The PEP 440 version ``text`` spells (any case, ``v`` prefix allowed), or None.
+
+    ``packaging`` also takes surrounding blanks; metadata-action's ``pep440.valid`` does not,
+    so neither does this."""
+    if text != text.strip():
         return None
-    pre = None
-    if match.group("pre_l"):
-        letter = match.group("pre_l").lower()
-        pre = (_PRE_SPELLINGS.get(letter, letter), int(match.group("pre_n") or 0))
-    post = match.group("post_implicit") or match.group("post_n")
-    if post is None and match.group("post_l"):
-        post = "0"
-    local = match.group("local")
-    return Pep440Version(
-        raw=text,
-        epoch=int(match.group("epoch") or 0),
-        release=tuple(int(part) for part in match.group("release").split(".")),
-        pre=pre,
-        post=int(post) if post is not None else None,
-        dev=int(match.group("dev_n") or 0) if match.group("dev_l") else None,
-        local=".".join(_local_parts(local)) if local else None,
-    )
-
-
-def _local_parts(local: str) -> list[str]:
-    return [str(int(p)) if p.isdigit() else p.lower() for p in re.split(r"[-_.]", local)]
+    try:
+        return Pep440Version(text, Version(text))
+    except InvalidVersion:
+        return None

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 # never one above it. Data flows config → context → tags → lint → build → smoke → push →
 # (report) → deploy; project puts the sections together; output, run and cli sit on top.
 FLOORS = (
-    "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine",
+    "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine", "tools",
     "config", "context", "tags", "lint", "build", "smoke", "push", "release", "report",
     "deploy", "project", "output", "run", "cli",
 )  # fmt: skip

@@ -114,6 +114,10 @@ def test_without_a_deploy_section_defaults_serve_smoke_port(project: Path) -> No
         ("deploy: {prod: {ports: []}}", "deploy.prod.ports: expected a list"),
         ("deploy: {prod: {memory: lots}}", "deploy.prod.memory: 'lots' is not a size"),
         ("deploy: {prod: {memory: 1m}}", "deploy.prod.memory: '1m' is below the engine's"),
+        ("deploy: {prod: {memory: 1t}}", "deploy.prod.memory: '1t' is not a size"),
+        ("deploy: {prod: {memory: infm}}", "deploy.prod.memory: 'infm' is not a size"),
+        ("deploy: {prod: {memory: true}}", "deploy.prod.memory: True is not a size"),
+        ("deploy: {prod: {memory: -1g}}", "deploy.prod.memory: '-1g' is below the engine's"),
         ("deploy: {prod: {cpus: 0}}", "deploy.prod.cpus: must be between 0.01 and 1024"),
         ("deploy: {prod: {restart: sometimes}}", "deploy.prod.restart: 'sometimes' is not a "
          "restart policy"),
@@ -138,3 +142,15 @@ def test_each_mistake_is_one_line_naming_file_and_field(
     text = str(caught.value)
     assert message in text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("memory", "size"),
+    [("256m", 256 * 2**20), ("512mb", 512 * 2**20), ("1.5g", 3 * 2**29), ("1GB", 2**30),
+     (268435456, 2**28), ("7340032", 7 * 2**20)],
+)  # fmt: skip
+def test_memory_sizes_read_as_docker_py_reads_mem_limit(
+    project: Path, memory: object, size: int
+) -> None:
+    config = load(project, BASE + f"deploy: {{prod: {{memory: {memory}}}}}\n")
+    assert config.deploy["prod"].memory == size

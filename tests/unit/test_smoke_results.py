@@ -1,5 +1,5 @@
-"""The pure parts of the smoke stage: verdicts and diffs, JUnit XML, JSON fields, permission
-strings, variable expansion, and which file names count as secrets."""
+"""The pure parts of the smoke stage: verdicts and diffs, JUnit XML, JSON fields, and which file
+names count as secrets."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import Interrupted
-from pipeline.smoke.container_fs import go_mode_string, ls_mode_string
 from pipeline.smoke.http_checks import json_field
 from pipeline.smoke.junit import write_junit
 from pipeline.smoke.layers import _instruction, secret_reason
 from pipeline.smoke.stage import _failure, _summary
-from pipeline.smoke.structure_run import expand
 from pipeline.smoke.verdicts import CheckFailed, CheckSkipped, CheckWarning, Verdict, run_check
 
 
@@ -48,6 +46,12 @@ def test_an_interrupt_is_never_swallowed_by_a_check() -> None:
 def test_diff_aligns_expected_and_got_and_indents_more_lines() -> None:
     result = run_check("structure", "c", lambda: fail("m", "/v2/", "v1\nline two"))
     assert result.diff() == "  expected: /v2/\n       got: v1\n            line two"
+
+
+def test_diff_leaves_out_a_side_the_check_does_not_know() -> None:
+    result = run_check("structure", "c", lambda: fail("m", None, "label x not found"))
+    assert result.diff() == "       got: label x not found"
+    assert run_check("service", "c", lambda: fail("m")).diff() == ""
 
 
 def test_long_output_keeps_its_end() -> None:
@@ -101,29 +105,6 @@ def test_stage_error_names_the_first_failing_check_and_counts_the_rest() -> None
 def test_json_fields_by_dotted_path(path: str, found: bool, value: object) -> None:
     document = {"a": {"b": 1}, "list": [{}, {"x": "y"}]}
     assert json_field(document, path) == (found, value)
-
-
-@pytest.mark.parametrize(
-    ("mode", "go", "ls"),
-    [
-        (0o644, "-rw-r--r--", "-rw-r--r--"),
-        ((1 << 31) | 0o755, "drwxr-xr-x", "drwxr-xr-x"),
-        ((1 << 27) | 0o777, "Lrwxrwxrwx", "lrwxrwxrwx"),
-        ((1 << 23) | 0o755, "urwxr-xr-x", "-rwsr-xr-x"),
-        ((1 << 31) | (1 << 20) | 0o777, "dtrwxrwxrwx", "drwxrwxrwt"),
-        ((1 << 26) | (1 << 21) | 0o666, "Dcrw-rw-rw-", "crw-rw-rw-"),
-    ],
-)
-def test_permission_strings_as_go_and_as_ls_print_them(mode: int, go: str, ls: str) -> None:
-    assert go_mode_string(mode) == go
-    assert ls_mode_string(mode) == ls
-
-
-def test_expand_replaces_known_variables_and_leaves_the_rest_to_the_shell() -> None:
-    env = {"HOME": "/home/app", "PATH": "/bin"}
-    assert expand("$HOME/x:${PATH}:$UNSET:${ALSO_UNSET}", env) == (
-        "/home/app/x:/bin:$UNSET:${ALSO_UNSET}"
-    )
 
 
 @pytest.mark.parametrize(

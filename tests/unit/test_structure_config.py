@@ -1,5 +1,5 @@
-"""``smoke.structure`` validation: container-structure-test's schema read strictly, each mistake
-one line naming the file and the field."""
+"""``smoke.structure`` validation: container-structure-test's schema checked strictly at load,
+each mistake one line naming the file and the field; what passes goes to CST as it was written."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import yaml
 
 from pipeline.errors import ConfigError
 from pipeline.project import load_config
-from pipeline.smoke.structure_suite import CommandTest, EnvVar, FileExistenceTest
 
 
 @pytest.fixture(autouse=True)
@@ -33,9 +32,8 @@ def error(tmp_path: Path, structure: object) -> str:
     return message
 
 
-def test_inline_suite_is_read_with_container_structure_test_defaults(tmp_path: Path) -> None:
+def test_an_inline_suite_is_kept_as_written_for_container_structure_test(tmp_path: Path) -> None:
     suite = {
-        "schemaVersion": "2.0.0",
         "commandTests": [{"name": "n", "command": "node", "args": ["-v", 3]}],
         "fileExistenceTests": [{"name": "f", "path": "/app"}],
         "metadataTest": {"labels": [{"key": "a", "value": "^b$", "isRegex": True}],
@@ -46,27 +44,32 @@ def test_inline_suite_is_read_with_container_structure_test_defaults(tmp_path: P
     structure = load_config(write(tmp_path, suite)).smoke.structure
 
     assert structure is not None and structure.source == "pipeline.yaml"
-    assert structure.command_tests == (CommandTest("n", "node", ("-v", "3")),)
-    assert structure.command_tests[0].exit_code == 0
-    assert structure.file_existence_tests == (FileExistenceTest("f", "/app", should_exist=True),)
-    assert structure.metadata is not None
-    assert structure.metadata.labels == (EnvVar("a", "^b$", True),)
-    assert structure.metadata.exposed_ports == ("3000",)
-    assert structure.metadata.entrypoint == () and structure.metadata.cmd is None
-    assert structure.license_tests == 1
+    assert structure.data == suite and structure.file is None
+    assert structure.workdir == tmp_path  # CST runs next to pipeline.yaml
+    assert structure.count == 4  # as CST counts: the metadata test is one
 
 
-def test_a_container_structure_test_file_is_read_relative_to_pipeline_yaml(tmp_path: Path) -> None:
+def test_a_container_structure_test_file_is_handed_over_unchanged(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "cst.yaml").write_text(
         "schemaVersion: '2.0.0'\nfileContentTests:\n- name: x\n  path: /etc/os-release\n"
-        "  expectedContents: ['bookworm']\n"
+        "  expectedContents: ['\\pL+', 'bookworm']\n"
     )
 
     structure = load_config(write(tmp_path, "tests/cst.yaml")).smoke.structure
 
     assert structure is not None and structure.source == "tests/cst.yaml"
-    assert structure.file_content_tests[0].expected_contents == ("bookworm",)
+    assert structure.file == tmp_path / "tests" / "cst.yaml"
+    assert structure.workdir == tmp_path and structure.count == 1
+
+
+def test_an_env_file_is_found_next_to_pipeline_yaml_where_cst_runs(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "envfile").write_text("FOO=bar\n")
+    (tmp_path / "tests" / "cst.yaml").write_text(
+        "schemaVersion: 2.0.0\ncontainerRunOptions:\n  envFile: tests/envfile\n"
+    )
+    assert load_config(write(tmp_path, "tests/cst.yaml")).smoke.structure is not None
 
 
 @pytest.mark.parametrize(
@@ -115,11 +118,25 @@ def test_a_container_structure_test_file_is_read_relative_to_pipeline_yaml(tmp_p
         ("missing.yaml", "pipeline.yaml: smoke.structure: file missing.yaml not found"),
         ({"containerRunOptions": {"envFile": "nope.env"}},
          "pipeline.yaml: smoke.structure.containerRunOptions.envFile: file nope.env not found"),
+        ({"commandTests": [{"name": "x", "command": "ls", "expectedOutput": ["a(?=b)"]}]},
+         "pipeline.yaml: smoke.structure.commandTests[0].expectedOutput[0]: 'a(?=b)': "
+         "container-structure-test's regular expressions (Go's RE2) have no lookaround"),
+        ({"fileContentTests": [{"name": "x", "path": "/a", "expectedContents": ["(a)\\1"]}]},
+         "pipeline.yaml: smoke.structure.fileContentTests[0].expectedContents[0]: '(a)\\\\1'"),
+        ({"commandTests": [{"name": "x", "command": "ls", "setup": [["touch", ["/x"]]]}]},
+         "pipeline.yaml: smoke.structure.commandTests[0].setup[0][1]: expected a string"),
+        ({"licenseTests": [{"debian": "yes"}]},
+         "pipeline.yaml: smoke.structure.licenseTests[0].debian: expected true or false"),
+        ({"metadataTest": {"cmd": "node server.js"}},
+         "pipeline.yaml: smoke.structure.metadataTest.cmd: expected a list of strings"),
+        ("cst.txt", "pipeline.yaml: smoke.structure: cst.txt: container-structure-test reads only "
+         ".yaml, .yml, .json files"),
     ],
 )  # fmt: skip
 def test_each_mistake_is_one_line_naming_the_field(
     tmp_path: Path, structure: object, expected: str
 ) -> None:
+    (tmp_path / "cst.txt").write_text("schemaVersion: 2.0.0\n")
     assert error(tmp_path, structure).startswith(expected)
 
 

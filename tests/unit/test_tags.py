@@ -2036,6 +2036,8 @@ PEP440S = [
     ("1..0", None, False),
     ("1.0+", None, False),
     ("1.0 foo", None, False),
+    (" 1.0", None, False),  # packaging strips blanks; metadata-action's pep440.valid refuses them
+    ("1.0\n", None, False),
 ]
 
 
