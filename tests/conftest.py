@@ -3,6 +3,10 @@
 Integration tests use the real Docker Engine (``make test`` starts one) and real CNCF
 distribution registries on 127.0.0.1, started here per test and stopped by pid afterwards.
 Nothing in the engine or the registries is mocked.
+
+Every prerequisite a test needs comes from a fixture here, never from another test or an
+earlier run: the offline base images are session fixtures (``node_base``, ``python_base``)
+that build the stand-in with hoist's own recipe when the engine lacks it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.base_image import build_stand_in, declared_base, has_image, stand_in_name
 from pipeline.registry_server import RegistryServer, start_registry, stop_registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +37,31 @@ def docker_client():  # type: ignore[no-untyped-def]
     from pipeline.engine import docker_client as connect
 
     return connect()
+
+
+def _offline_base(client, image: str) -> str:  # type: ignore[no-untyped-def]
+    """The stand-in for ``image``, built by hoist's own recipe if this engine lacks it (once
+    per session: ``invoke base-image`` does the same for a user)."""
+    name = stand_in_name(image)
+    if not has_image(client, name):
+        build_stand_in(client, image, print)
+    return name
+
+
+@pytest.fixture(scope="session")
+def node_base(docker_client) -> str:  # type: ignore[no-untyped-def]
+    """``hoist-offline/node:bookworm``: what node-app (and every test image FROM it) builds
+    on here. ``make setup`` builds it too; this fixture makes a test independent of that."""
+    official = declared_base(NODE_APP / "Dockerfile", "BASE_IMAGE")
+    assert official, "node-app/Dockerfile declares no ARG BASE_IMAGE"
+    return _offline_base(docker_client, official)
+
+
+@pytest.fixture(scope="session")
+def python_base(docker_client) -> str:  # type: ignore[no-untyped-def]
+    """``hoist-offline/python:bookworm``: the base of the small Python service apps (seconds
+    per pipeline run instead of node-app's lint and npm). ``make setup`` does not build it."""
+    return _offline_base(docker_client, "python:3.12-slim")
 
 
 @pytest.fixture
@@ -61,8 +91,9 @@ def registry_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Callable[..., Path]:
+def make_app(tmp_path: Path, node_base: str) -> Callable[..., Path]:
     """Copy node-app into a temporary project with its own pipeline.yaml; return that file.
+    Its Dockerfile builds FROM the node stand-in (``node_base``).
 
     ``overrides`` are merged into the default config; ``files`` maps paths in the app to new
     contents (to break the app in a specific way).

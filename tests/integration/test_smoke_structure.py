@@ -88,7 +88,7 @@ LABEL localnet.localdomain.commit_hash="0123456789abcdef0123456789abcdef01234567
 
 
 @pytest.fixture(scope="module")
-def structure_images(docker_client):  # type: ignore[no-untyped-def]
+def structure_images(docker_client, node_base):  # type: ignore[no-untyped-def]
     yield from images(
         docker_client,
         APP,
