@@ -6,12 +6,14 @@ Nothing in the engine or the registries is mocked.
 
 Every prerequisite a test needs comes from a fixture here, never from another test or an
 earlier run: the offline base images are session fixtures (``node_base``, ``python_base``)
-that build the stand-in with hoist's own recipe when the engine lacks it.
+that build the stand-in with hoist's own recipe when the engine lacks it, and hoist's state
+directory of the test process is a fresh one per session (nothing read from ``.hoist/``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 import shutil
@@ -30,6 +32,19 @@ from pipeline.registry_server import RegistryServer, start_registry, stop_regist
 REPO = Path(__file__).resolve().parents[1]
 NODE_APP = REPO / "node-app"
 INVOKE = Path(sys.executable).parent / "invoke"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh ``HOIST_STATE_DIR`` for everything the test process runs in-process (the smoke
+    stage's layer-scan cache, push locks, reports): without it they would use the checkout's
+    ``.hoist/`` and reuse what an earlier run left there. Tests that run ``invoke`` still pass
+    a state dir of their own (``hoist_state``)."""
+    state = tmp_path_factory.mktemp("session-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOIST_STATE_DIR", str(state))
+        yield state
+    stop_embedded_registry(state)
 
 
 @pytest.fixture(scope="session")
@@ -155,10 +170,13 @@ def hoist_state(tmp_path: Path) -> Iterator[dict[str, str]]:
     state = tmp_path / "hoist-state"
     env = {"HOIST_STATE_DIR": str(state)}
     yield env
+    stop_embedded_registry(state)
+
+
+def stop_embedded_registry(state: Path) -> None:
+    """Stop, by pid, the embedded registry a run started in the state dir ``state``, if any."""
     state_file = state / "registry" / "state.json"
     if state_file.exists():
-        import json
-
         pid = json.loads(state_file.read_text()).get("pid")
         if isinstance(pid, int):
             stop_registry(pid)
