@@ -3,11 +3,17 @@
 Integration tests use the real Docker Engine (``make test`` starts one) and real CNCF
 distribution registries on 127.0.0.1, started here per test and stopped by pid afterwards.
 Nothing in the engine or the registries is mocked.
+
+Every prerequisite a test needs comes from a fixture here, never from another test or an
+earlier run: the offline base images are session fixtures (``node_base``, ``python_base``)
+that build the stand-in with hoist's own recipe when the engine lacks it, and hoist's state
+directory of the test process is a fresh one per session (nothing read from ``.hoist/``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 import shutil
@@ -20,6 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.build.base_image import build_stand_in, declared_base, has_image, stand_in_name
 from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,11 +34,49 @@ NODE_APP = REPO / "node-app"
 INVOKE = Path(sys.executable).parent / "invoke"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh ``HOIST_STATE_DIR`` for everything the test process runs in-process (the smoke
+    stage's layer-scan cache, push locks, reports): without it they would use the checkout's
+    ``.hoist/`` and reuse what an earlier run left there. Tests that run ``invoke`` still pass
+    a state dir of their own (``hoist_state``)."""
+    state = tmp_path_factory.mktemp("session-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOIST_STATE_DIR", str(state))
+        yield state
+    stop_embedded_registry(state)
+
+
 @pytest.fixture(scope="session")
 def docker_client():  # type: ignore[no-untyped-def]
     from pipeline.engine import docker_client as connect
 
     return connect()
+
+
+def _offline_base(client, image: str) -> str:  # type: ignore[no-untyped-def]
+    """The stand-in for ``image``, built by hoist's own recipe if this engine lacks it (once
+    per session: ``invoke base-image`` does the same for a user)."""
+    name = stand_in_name(image)
+    if not has_image(client, name):
+        build_stand_in(client, image, print)
+    return name
+
+
+@pytest.fixture(scope="session")
+def node_base(docker_client) -> str:  # type: ignore[no-untyped-def]
+    """``hoist-offline/node:bookworm``: what node-app (and every test image FROM it) builds
+    on here. ``make setup`` builds it too; this fixture makes a test independent of that."""
+    official = declared_base(NODE_APP / "Dockerfile", "BASE_IMAGE")
+    assert official, "node-app/Dockerfile declares no ARG BASE_IMAGE"
+    return _offline_base(docker_client, official)
+
+
+@pytest.fixture(scope="session")
+def python_base(docker_client) -> str:  # type: ignore[no-untyped-def]
+    """``hoist-offline/python:bookworm``: the base of the small Python service apps (seconds
+    per pipeline run instead of node-app's lint and npm). ``make setup`` does not build it."""
+    return _offline_base(docker_client, "python:3.12-slim")
 
 
 @pytest.fixture
@@ -61,8 +106,9 @@ def registry_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Callable[..., Path]:
+def make_app(tmp_path: Path, node_base: str) -> Callable[..., Path]:
     """Copy node-app into a temporary project with its own pipeline.yaml; return that file.
+    Its Dockerfile builds FROM the node stand-in (``node_base``).
 
     ``overrides`` are merged into the default config; ``files`` maps paths in the app to new
     contents (to break the app in a specific way).
@@ -124,10 +170,13 @@ def hoist_state(tmp_path: Path) -> Iterator[dict[str, str]]:
     state = tmp_path / "hoist-state"
     env = {"HOIST_STATE_DIR": str(state)}
     yield env
+    stop_embedded_registry(state)
+
+
+def stop_embedded_registry(state: Path) -> None:
+    """Stop, by pid, the embedded registry a run started in the state dir ``state``, if any."""
     state_file = state / "registry" / "state.json"
     if state_file.exists():
-        import json
-
         pid = json.loads(state_file.read_text()).get("pid")
         if isinstance(pid, int):
             stop_registry(pid)

@@ -1,6 +1,7 @@
 """Helpers for the smoke and structure tests: small real images and a smoke run with cleanup
-checks. Every image is built ``FROM hoist-offline/node:bookworm`` (the offline base that
-``make setup`` creates), tagged with a unique name and removed by the fixture that built it."""
+checks. Every image is built ``FROM hoist-offline/node:bookworm`` (the offline base; the
+fixture that builds images requests ``node_base``), tagged with a unique name and removed by
+the fixture that built it."""
 
 from __future__ import annotations
 

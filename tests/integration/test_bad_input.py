@@ -221,8 +221,13 @@ class Outcome:
 
 
 @pytest.fixture(scope="module")
-def outcomes(project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
-    """Every case run through the real CLI, a few at a time (each is a separate process)."""
+def outcomes(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, python_base: str
+) -> dict[str, Outcome]:
+    """Every case run through the real CLI, a few at a time (each is a separate process).
+
+    The Dockerfile's base exists (``python_base``), so a case that wrongly got past the checks
+    would build an image, and ``test_no_image_was_built_by_any_bad_input`` could see it."""
     (project / "pipeline.yaml").write_text(GOOD)
 
     def run(case: Case) -> Outcome:

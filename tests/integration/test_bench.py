@@ -22,6 +22,7 @@ SCENARIOS = ("cold", "fanout", "warm", "repush", "incremental", "warm-full")
 STARTUP = ("invoke --list", "invoke --help ci", "import pipeline")
 
 
+@pytest.mark.usefixtures("node_base")
 def test_quick_bench_prints_the_table_and_writes_the_json(tmp_path: Path) -> None:
     output = tmp_path / "results"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}

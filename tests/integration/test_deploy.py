@@ -68,11 +68,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
 
 
 @pytest.fixture(scope="module")
-def digests(registry: RegistryServer) -> dict[str, str]:
-    from pipeline.engine import docker_client
-
+def digests(registry: RegistryServer, docker_client, node_base: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     auth = {"username": registry.username, "password": registry.password}
-    return build_and_push(docker_client(), f"{registry.address}/{REPOSITORY_PATH}", auth, REVISION)
+    repository = f"{registry.address}/{REPOSITORY_PATH}"
+    return build_and_push(docker_client, node_base, repository, auth, REVISION)
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ REPOSITORY = "team/app"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, python_base: str) -> Path:
     root = make_service_project(tmp_path_factory.mktemp("gates"))
     (root / "app" / "Dockerfile.lint-failing").write_text(LINT_FAILING)
     return root

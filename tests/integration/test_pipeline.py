@@ -131,7 +131,7 @@ def test_wrong_registry_password_fails_push_naming_the_registry(  # type: ignore
     assert secret not in json.dumps(report)
 
 
-def test_ci_config_runs_an_app_that_is_not_node_app(tmp_path, hoist_state):  # type: ignore[no-untyped-def]
+def test_ci_config_runs_an_app_that_is_not_node_app(tmp_path, hoist_state, python_base):  # type: ignore[no-untyped-def]
     app = tmp_path / "py-app"
     app.mkdir()
     (app / "Dockerfile").write_text(
@@ -150,7 +150,10 @@ def test_ci_config_runs_an_app_that_is_not_node_app(tmp_path, hoist_state):  # t
         "metadata: {tags: ['type=raw,value=demo']}\n"
         "smoke: {port: 8000, path: /, expect_body: hello from py-app}\n"
     )
-    run_invoke("base-image", "--config", str(tmp_path / "pipeline.yaml"), env=hoist_state)
+    # a user's first step; the stand-in is already there (python_base): the task finds it
+    base = run_invoke("base-image", "--config", str(tmp_path / "pipeline.yaml"), env=hoist_state)
+    assert base.returncode == 0, base.stdout + base.stderr
+    assert f"offline stand-in {python_base} is present" in base.stdout
 
     result = run_invoke("ci", "--config", str(tmp_path / "pipeline.yaml"), env=hoist_state)
 

@@ -43,6 +43,7 @@ def shared(tmp_path: Path):  # type: ignore[no-untyped-def]
             stop_registry(pid)
 
 
+@pytest.mark.usefixtures("python_base")
 def test_two_runs_of_one_project_and_one_of_another_at_once(  # type: ignore[no-untyped-def]
     tmp_path, shared, docker_client
 ):

@@ -52,7 +52,7 @@ SIGNAL_IDS = ["SIGINT", "SIGTERM"]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, python_base: str) -> Path:
     return make_service_project(tmp_path_factory.mktemp("faults"))
 
 

@@ -104,6 +104,7 @@ def image_bytes(client, image_id: str) -> bytes:  # type: ignore[no-untyped-def]
     return b"".join(client.images.get(image_id).save(chunk_size=1 << 20))
 
 
+@pytest.mark.usefixtures("python_base")
 def test_a_full_run_leaks_no_secret_anywhere(  # type: ignore[no-untyped-def]
     tmp_path, registry_factory, docker_client
 ):

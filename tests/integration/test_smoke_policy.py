@@ -51,7 +51,7 @@ MIXED_FILES = SERVICE_DOCKERFILE.replace(
 
 
 @pytest.fixture(scope="module")
-def policy_images(docker_client):  # type: ignore[no-untyped-def]
+def policy_images(docker_client, node_base):  # type: ignore[no-untyped-def]
     yield from images(
         docker_client,
         SERVICE_DOCKERFILE,

@@ -14,6 +14,7 @@ from tests.integration.smoke_images import assert_run_left_nothing
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.usefixtures("node_base")
 def test_node_app_passes_all_configured_smoke_checks(hoist_state, docker_client, tmp_path: Path):  # type: ignore[no-untyped-def]
     junit = tmp_path / "smoke.xml"
 

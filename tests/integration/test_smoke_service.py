@@ -40,7 +40,7 @@ CMD_TYPO = SERVICE_DOCKERFILE.replace('CMD ["node", "server.js"]', 'CMD ["nodee"
 
 
 @pytest.fixture(scope="module")
-def service_images(docker_client):  # type: ignore[no-untyped-def]
+def service_images(docker_client, node_base):  # type: ignore[no-untyped-def]
     yield from images(
         docker_client,
         SERVICE_DOCKERFILE,

@@ -109,7 +109,7 @@ RUN echo 'deb http://archive.ubuntu.com/ubuntu jammy main' > /etc/apt/sources.li
 
 
 @pytest.fixture(scope="module")
-def structure_images(docker_client):  # type: ignore[no-untyped-def]
+def structure_images(docker_client, node_base):  # type: ignore[no-untyped-def]
     yield from images(
         docker_client,
         APP,

@@ -23,7 +23,9 @@ How act is made to work here, offline:
 * ``make setup`` really runs in every job. Its virtualenv step would take ~45 s per job in a
   fresh copy, so the clone holds ``.venv`` as a symlink to one virtualenv this module builds
   once with the Makefile's own rule (``make .venv/.installed``), and act copies ignored files
-  too (``--use-gitignore=false``): each job's setup is then the "ready machine" case;
+  too (``--use-gitignore=false``), and the node stand-in is built before any job runs
+  (``node_base``, not inside a job's time limit): each job's setup is then the "ready
+  machine" case;
 * that virtualenv's ``.installed`` stamp is dated ahead: act's copies get fresh mtimes, so
   make would otherwise reinstall the identical pyproject.toml in every job (~6 s each);
 * state is isolated from the developer's: one ``HOIST_STATE_DIR`` (embedded registry) and one
@@ -296,7 +298,7 @@ class Project:
 
 
 @pytest.fixture
-def project(ready_venv: Path, registries: Registries, tmp_path: Path) -> Project:
+def project(ready_venv: Path, registries: Registries, tmp_path: Path, node_base: str) -> Project:
     """A clone of HEAD pushing to the embedded registry and to the mirror registry."""
     root = tmp_path / "hoist"
     git(REPO, "clone", "-q", str(ready_venv.parent), str(root))

@@ -1,7 +1,7 @@
 """Small node-app images for the deploy tests, built on the first engine and pushed for real.
 
-Test support, not library code. Every image is ``FROM hoist-offline/node:bookworm`` (the
-offline base the pipeline itself uses), so after the first push all later ones share its
+Test support, not library code. Every image is ``FROM`` the offline node base the pipeline
+itself uses (the ``node_base`` fixture), so after the first push all later ones share its
 layers. The deploy tests run them on a second engine's host network, where an app must listen
 on 127.0.0.1 only: ``loopback.js`` is preloaded (``NODE_OPTIONS=--require``) and binds every
 ``listen(port)`` there, leaving node-app's own code — including its graceful SIGTERM shutdown,
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-BASE = "hoist-offline/node:bookworm"
 
 LOOPBACK_JS = """\
 'use strict';
@@ -78,10 +77,10 @@ VARIANTS = {
 
 
 def build_and_push(
-    client: Any, repository: str, auth: Mapping[str, str], revision: str
+    client: Any, base: str, repository: str, auth: Mapping[str, str], revision: str
 ) -> dict[str, str]:
-    """Build every variant, push it as ``repository:NAME``; returns name -> manifest digest."""
-    client.images.get(BASE)  # raises ImageNotFound: `make setup` builds the offline base
+    """Build every variant FROM ``base``, push it as ``repository:NAME``; returns name ->
+    manifest digest."""
     digests = {}
     with tempfile.TemporaryDirectory(prefix="hoist-deploy-img-") as tmp:
         context = Path(tmp)
@@ -94,7 +93,7 @@ def build_and_push(
         (scripts / "breaks-on-live.js").write_text(BREAKS_ON_LIVE_JS)
         for name, (version, cmd) in VARIANTS.items():
             (context / "Dockerfile").write_text(
-                DOCKERFILE.format(base=BASE, version=version, revision=revision, cmd=cmd)
+                DOCKERFILE.format(base=base, version=version, revision=revision, cmd=cmd)
             )
             image, _ = client.images.build(path=str(context), rm=True, forcerm=True)
             image.tag(repository, name)

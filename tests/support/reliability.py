@@ -3,7 +3,8 @@ through the real pipeline, and checks of what the engine and a registry hold aft
 
 The app is Python's own http.server on the offline ``hoist-offline/python:bookworm`` base (no
 npm, no eslint), in a git repository of its own, so a run's lint, build and smoke stages take
-seconds; its Dockerfile and pipeline.yaml are written per test to break it in one place.
+seconds; its Dockerfile and pipeline.yaml are written per test to break it in one place. A test
+that builds it requests the ``python_base`` fixture, which makes sure that base exists.
 """
 
 from __future__ import annotations
