@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.attest.settings import SigningConfig, parse_signing
 from pipeline.build.settings import BuildConfig, parse_build
 from pipeline.config.fields import Fields
 from pipeline.config.names import IMAGE_NAME_RE
@@ -28,7 +29,7 @@ from pipeline.push.settings import parse_registries
 from pipeline.smoke.settings import SmokeConfig, parse_smoke
 from pipeline.tags.settings import MetadataConfig, parse_metadata
 
-SECTIONS = ("image", "build", "metadata", "lint", "smoke", "registries", "deploy")
+SECTIONS = ("image", "build", "metadata", "lint", "smoke", "registries", "signing", "deploy")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class PipelineConfig:
     smoke: SmokeConfig
     registries: list[TargetConfig]
     deploy: dict[str, DeployEnvironment] = field(default_factory=dict)
+    signing: SigningConfig | None = None
 
     @property
     def root(self) -> Path:
@@ -76,6 +78,7 @@ def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
         smoke=smoke,
         registries=registries,
         deploy=parse_deploy(top, root, image, smoke, registries),
+        signing=parse_signing(top, root),
     )
 
 

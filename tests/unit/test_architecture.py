@@ -15,10 +15,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 
 # Floors, lowest first: a module may import its own package and anything on a lower floor,
 # never one above it. Data flows config → context → tags → lint → build → smoke → push →
-# (report) → deploy; project puts the sections together; output, run and cli sit on top.
+# attest → (report) → deploy; project puts the sections together; output, run and cli sit on top.
 FLOORS = (
     "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine",
-    "config", "context", "tags", "lint", "build", "smoke", "push", "release", "report",
+    "config", "context", "tags", "lint", "build", "smoke", "push", "attest", "release", "report",
     "deploy", "project", "output", "run", "cli",
 )  # fmt: skip
 
