@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from pipeline.attest.material import load_verifier
-from pipeline.attest.settings import ATTESTATIONS, KeyRef, SigningConfig
+from pipeline.attest.settings import ATTESTATIONS, KeyRef, SigningConfig, key_ref
 from pipeline.attest.store import ArtifactStore
 from pipeline.attest.verify import Subject, VerificationFailed, verify_subject
 from pipeline.errors import ConfigError
 from pipeline.push.registries import Credentials, Target, target_credentials
 from pipeline.push.registries.base import has_host
+from pipeline.result import Log
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -58,7 +60,8 @@ def verify_reference(
     required: tuple[str, ...],
     targets: Sequence[Target],
     environ: Mapping[str, str],
-) -> tuple[Subject, list[str]]:
+    log: Log,
+) -> Subject:
     host, path, tag, digest = parse_reference(reference)
     target = next(
         (
@@ -77,7 +80,10 @@ def verify_reference(
             raise VerificationFailed(f"{host}/{path}:{tag or 'latest'}: no such image")
         digest = served
     subject = Subject(target.name if target else host, endpoint, path, digest)
-    return subject, verify_subject(store, subject, load_verifier(key, environ), required)
+    public = load_verifier(key, environ, "--key", None)
+    log(f"verifying {subject} with {key}")
+    verify_subject(store, subject, public, required, log)
+    return subject
 
 
 def verify_release(
@@ -87,11 +93,36 @@ def verify_release(
     digest: str,
     credentials: Credentials | None,
     environ: Mapping[str, str],
-) -> list[str]:
+    source: str,
+    log: Log,
+) -> None:
     """Deploy's check before the pull: the digest as the server will pull it."""
     assert signing.public_key is not None
     endpoint, _, path = pull_repository.partition("/")
     store = ArtifactStore(target_name, endpoint, credentials)
     subject = Subject(target_name, endpoint, path, digest)
-    key = load_verifier(signing.public_key, environ)
-    return verify_subject(store, subject, key, signing.attestations)
+    key = load_verifier(signing.public_key, environ, source, "signing.public_key")
+    log(f"verifying {subject} with {signing.public_key}")
+    verify_subject(store, subject, key, signing.attestations, log)
+
+
+def run_verify(
+    reference: str,
+    key: str,
+    attestations: str,
+    signing: SigningConfig | None,
+    targets: Sequence[Target],
+    environ: Mapping[str, str],
+    log: Log,
+) -> Subject:
+    """``invoke verify``: ``--key`` wins over ``signing.public_key``; ``targets`` (from
+    pipeline.yaml, when there is one) lend their credentials."""
+    if key:
+        ref = key_ref(key, Path.cwd())
+    elif signing is not None and signing.public_key is not None:
+        ref = signing.public_key
+    else:
+        raise ConfigError("--key", None, "no public key to verify with",
+                          hint="pass --key cosign.pub, or set signing.public_key")  # fmt: skip
+    required = required_attestations(attestations, signing)
+    return verify_reference(reference, ref, required, targets, environ, log)

@@ -2,8 +2,8 @@
 
 The private key's PEM text and its password are secrets: each is registered with
 ``mask_secret`` the moment it is read (GitHub Actions masks it from then on, hoist's own output
-redacts it), held in memory only, and never written anywhere. A problem names the reference
-(``env://COSIGN_PASSWORD``, ``cosign.key``), never a value.
+redacts it), held in memory only, and never written anywhere. A problem is a ``ConfigError``
+naming the field and the reference (``env://COSIGN_PASSWORD``, ``cosign.key``), never a value.
 """
 
 from __future__ import annotations
@@ -14,41 +14,44 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.attest.keys import BadKey, load_private_key, load_public_key
 from pipeline.attest.settings import KeyRef, SigningConfig
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError
 from pipeline.secrets import mask_secret
 
 
-def read_ref(ref: KeyRef, environ: Mapping[str, str], what: str, *, secret: bool) -> bytes:
-    """The bytes behind ``ref``; a missing variable or file is one line naming it."""
+def read_ref(ref: KeyRef, environ: Mapping[str, str], source: str, field: str | None) -> str:
+    """The text behind ``ref``; a missing variable or file is one line naming it."""
     if ref.variable is not None:
         value = environ.get(ref.variable)
         if value is None:
-            raise PipelineError(f"{what}: {ref} is not set", hint=f"set {ref.variable}")
-        text = value
-    else:
-        assert ref.path is not None
-        try:
-            text = ref.path.read_text()
-        except OSError as exc:
-            raise PipelineError(f"{what}: cannot read {ref}: {exc.strerror}") from None
-    if secret:
-        mask_secret(text.strip("\n") if ref.path is not None else text)
-    return text.encode()
-
-
-def load_signer(config: SigningConfig, environ: Mapping[str, str]) -> ec.EllipticCurvePrivateKey:
-    pem = read_ref(config.key, environ, "signing key", secret=True)
-    password = read_ref(config.password, environ, "signing key password", secret=True)
-    if config.password.path is not None:
-        password = password.rstrip(b"\n")  # a password file ends with a newline; cosign's
-    try:  # COSIGN_PASSWORD never does
-        return load_private_key(pem, password)
-    except BadKey as exc:
-        raise PipelineError(f"signing key {config.key}: {exc.message}", exc.hint) from None
-
-
-def load_verifier(ref: KeyRef, environ: Mapping[str, str]) -> ec.EllipticCurvePublicKey:
+            raise ConfigError(source, field, f"{ref} is not set", hint=f"set {ref.variable}")
+        return value
+    assert ref.path is not None
     try:
-        return load_public_key(read_ref(ref, environ, "public key", secret=False))
+        return ref.path.read_text()
+    except OSError as exc:
+        raise ConfigError(source, field, f"cannot read {ref}: {exc.strerror}") from None
+
+
+def load_signer(
+    config: SigningConfig, environ: Mapping[str, str], source: str
+) -> ec.EllipticCurvePrivateKey:
+    """The signing key, decrypted with its password; both are masked as soon as read."""
+    pem = read_ref(config.key, environ, source, "signing.key")
+    mask_secret(pem.strip())
+    password = read_ref(config.password, environ, source, "signing.password")
+    if config.password.path is not None:  # a password file ends with a newline, a variable not
+        password = password.rstrip("\r\n")
+    mask_secret(password)
+    try:
+        return load_private_key(pem.encode(), password.encode())
     except BadKey as exc:
-        raise PipelineError(f"public key {ref}: {exc.message}", exc.hint) from None
+        raise ConfigError(source, "signing.key", f"{config.key}: {exc.message}", exc.hint) from None
+
+
+def load_verifier(
+    ref: KeyRef, environ: Mapping[str, str], source: str, field: str | None
+) -> ec.EllipticCurvePublicKey:
+    try:
+        return load_public_key(read_ref(ref, environ, source, field).encode())
+    except BadKey as exc:
+        raise ConfigError(source, field, f"{ref}: {exc.message}", exc.hint) from None

@@ -6,7 +6,8 @@ The checks, in order, each one line when it holds and the one failure line when 
 2. at ``sha256-<hex>.att``, for every required attestation, a DSSE envelope signed by the key
    whose statement's subject is this digest and whose predicate type is the one its
    descriptor announces;
-3. the gate statement's verdict is ``passed``.
+3. every gate statement signed by the key says ``passed`` (one that says otherwise wins over
+   any that pass: a later failing run is never hidden by an earlier passing one).
 
 A layer that does not verify is never read further; another key's signature beside ours does
 no harm, but only the key's own count.
@@ -32,6 +33,7 @@ from pipeline.attest.store import (
     signature_tag,
 )
 from pipeline.errors import PipelineError
+from pipeline.result import Log
 
 KINDS = {
     statements.SLSA_PROVENANCE_V1: "provenance",
@@ -62,20 +64,36 @@ def verify_subject(
     subject: Subject,
     key: ec.EllipticCurvePublicKey,
     required: tuple[str, ...],
-) -> list[str]:
-    """The lines saying what was found; raises ``VerificationFailed`` at the first failure."""
-    lines = [check_signature(store, subject, key)]
+    log: Log,
+) -> None:
+    """Log a line for each check that holds; raise ``VerificationFailed`` at the first that
+    does not."""
+    log(check_signature(store, subject, key))
     if not required:
-        return lines
+        return
     found = _attestations(store, subject, key)
     for kind in required:
-        if kind not in found:
-            raise VerificationFailed(f"{subject}: {kind}: no attestation for this digest")
-        statement_or_error = found[kind]
-        if isinstance(statement_or_error, str):
-            raise VerificationFailed(f"{subject}: {kind}: {statement_or_error}")
-        lines.append(describe(kind, statement_or_error))
-    return lines
+        opened = found.get(kind, [])
+        verified = [s for s in opened if isinstance(s, dict)]
+        if not verified:
+            why = next((s for s in reversed(opened) if isinstance(s, str)), None)
+            raise VerificationFailed(
+                f"{subject}: {kind}: {why or 'no attestation for this digest'}"
+            )
+        if kind == "gate":  # every signed gate statement must say passed, not just one
+            for statement in verified:
+                _check_gate(subject, statement)
+        log(describe(kind, verified[0]))
+
+
+def _check_gate(subject: Subject, statement: dict[str, Any]) -> None:
+    predicate = statement.get("predicate") or {}
+    verdict = predicate.get("verdict")
+    if verdict != statements.PASSED:
+        reasons = "; ".join(predicate.get("reasons") or [])
+        raise VerificationFailed(
+            f"{subject}: gate: verdict {verdict}" + (f": {reasons}" if reasons else "")
+        )
 
 
 def check_signature(store: ArtifactStore, subject: Subject, key: ec.EllipticCurvePublicKey) -> str:
@@ -106,17 +124,14 @@ def check_signature(store: ArtifactStore, subject: Subject, key: ec.EllipticCurv
 
 def _attestations(
     store: ArtifactStore, subject: Subject, key: ec.EllipticCurvePublicKey
-) -> dict[str, dict[str, Any] | str]:
-    """kind -> a verified statement, or why the last envelope of that kind failed."""
+) -> dict[str, list[dict[str, Any] | str]]:
+    """kind -> each envelope of that kind: its verified statement, or why it failed."""
     layers = store.read(subject.path, attestation_tag(subject.digest)) or []
-    found: dict[str, dict[str, Any] | str] = {}
+    found: dict[str, list[dict[str, Any] | str]] = {}
     for layer in layers:
         kind = KINDS.get(layer.annotations.get("predicateType", ""))
-        if layer.media_type != DSSE_ENVELOPE or kind is None:
-            continue
-        if isinstance(found.get(kind), dict):
-            continue  # one verified statement of a kind is enough
-        found[kind] = _open(layer, key, subject.digest)
+        if layer.media_type == DSSE_ENVELOPE and kind is not None:
+            found.setdefault(kind, []).append(_open(layer, key, subject.digest))
     return found
 
 
@@ -128,11 +143,6 @@ def _open(layer: Layer, key: ec.EllipticCurvePublicKey, digest: str) -> dict[str
     announced = layer.annotations.get("predicateType")
     if statement.get("predicateType") != announced:
         return f"statement is a {statement.get('predicateType')}, its descriptor says {announced}"
-    if announced == statements.GATE_PREDICATE:
-        verdict = (statement.get("predicate") or {}).get("verdict")
-        if verdict != statements.PASSED:
-            reasons = "; ".join((statement.get("predicate") or {}).get("reasons") or [])
-            return f"verdict {verdict}" + (f": {reasons}" if reasons else "")
     return statement
 
 
