@@ -19,6 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.attest.evidence import gather
+from pipeline.attest.material import load_signer
+from pipeline.attest.stage import attest_pushes
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.project import PipelineConfig
 from pipeline.report import RunReport
@@ -27,10 +30,12 @@ from pipeline.units import human_size
 
 if TYPE_CHECKING:
     import docker
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     from pipeline.build.stage import BuildResult
-    from pipeline.lint.findings import Finding
+    from pipeline.lint.findings import Finding, LintResult
     from pipeline.push.registries import Target
+    from pipeline.smoke.stage import SmokeResult
     from pipeline.tags.rules import Metadata
 
 STAGES = ("lint", "build", "smoke", "push")
@@ -78,6 +83,9 @@ class Runner:
         self._built: BuildResult | None = None
         self._metadata: Metadata | None = None
         self._skipped: set[str] = set()  # stages that ran but had nothing to check
+        self._linted: LintResult | None = None
+        self._smoked: SmokeResult | None = None
+        self._signer: ec.EllipticCurvePrivateKey | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -111,6 +119,8 @@ class Runner:
                 self.environ,
                 self.config.path.name,
             )
+            if self.config.signing is not None:  # a key that cannot sign stops the run here
+                self._signer = load_signer(self.config.signing, self.environ, self.config.path.name)
 
     def run(self) -> RunReport:
         if self.options.skip_smoke:
@@ -125,6 +135,8 @@ class Runner:
             if stage not in self.options.stages or (stage == "smoke" and self.options.skip_smoke):
                 continue
             self._stage(stage, steps[stage])
+        if "push" in self.options.stages and self._signer is not None:
+            self._stage("attest", self._attest)
         return self.report
 
     def _stage(self, stage: str, step: Callable[[], str]) -> None:
@@ -161,6 +173,7 @@ class Runner:
         )
         publish(result, self.config.root, self.environ, self.options.sarif, self.log)
         self.on_findings(result.findings, self.config.root, self.config.lint.failure_threshold)
+        self._linted = result
         failing = result.failing(self.config.lint.failure_threshold)
         if failing:
             raise StageFailed(
@@ -221,6 +234,7 @@ class Runner:
             self.log,
             junit=junit,
         )
+        self._smoked = result
         return f"ready in {result.seconds_to_ready:.2f} s; " + "; ".join(result.checks)
 
     def _push(self) -> str:
@@ -250,6 +264,23 @@ class Runner:
                 + "; ".join(r.error or r.target for r in failed),
             )
         return f"{len(results)} target(s): {', '.join(r.target for r in results)}"
+
+    def _attest(self) -> str:
+        """Sign what was pushed and attach what this run proved about it (signing:)."""
+        assert self._built is not None and self._signer is not None and self.config.signing
+        evidence = gather(
+            run_id=self.report.run_id, started=self.report.started, config_path=self.config.path,
+            image=self.config.image, tags=self.report.tags, built=self._built, lint=self._linted,
+            smoke=self._smoked, skipped_gates=self.report.skipped_gates, client=self.client,
+            environ=self.environ,
+        )  # fmt: skip
+        by_name = {target.name: target for target in self.targets()}
+        pushed = [(by_name[r.target], r.digest) for r in self.report.pushes if r.digest]
+        self.report.attestations = attest_pushes(
+            self._signer, self.config.signing, evidence, pushed, self.environ, self.log
+        )
+        kinds = ", ".join(self.report.attestations[0].attestations) or "signature only"
+        return f"{len(pushed)} target(s) signed: {kinds}"
 
     def targets(self) -> list[Target]:
         from pipeline.push.registries import select_targets
