@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.attest.check import verify_release
 from pipeline.deploy.host import DeployError, Server
 from pipeline.deploy.settings import DeployEnvironment, default_environment
 from pipeline.errors import ConfigError
@@ -933,6 +934,10 @@ def run_deploy(
     env = select_environment(config, env_name)
     reports = state_dir() / "reports"
     release, credentials = find_release(config, env, digest, reports / "last.json", environ)
+    signing = config.signing
+    if signing is not None and signing.public_key is not None:  # before the server is contacted
+        verify_release(signing, release.target, release.pull_repository, release.digest,
+                       credentials, environ, config.path.name, log)  # fmt: skip
     environment = {**read_env_file(env, config.path.name, environ), **env.env}
     with open_site(config, env, host, environ) as site:
         result = deploy(site, release, credentials, environment, log, started=started)
