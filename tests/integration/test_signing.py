@@ -41,11 +41,9 @@ from securesystemslib.signer import SSlibKey
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from pipeline.attest import envelopes, keys, statements
+from pipeline.attest import keys, statements
 from pipeline.attest.store import (
-    DSSE_ENVELOPE,
     SIGNATURE_ANNOTATION,
-    SIMPLE_SIGNING,
     ArtifactStore,
     Layer,
     attestation_tag,
@@ -55,6 +53,7 @@ from pipeline.push.registries import Credentials
 from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
 from tests.conftest import NODE_APP, _git_init, run_invoke
 from tests.integration.test_secrets import CommandLineWatch, files_containing
+from tests.support.signing import forge
 
 pytestmark = pytest.mark.integration
 
@@ -331,20 +330,7 @@ def test_a_tag_moved_to_another_image_is_refused(signed: SignedPush, docker_clie
 
 
 def _forge(signed: SignedPush, digest: str, key: Any, predicates: list[tuple[str, Any]]) -> None:
-    """Store a signature and attestations for ``digest`` as a broken (or hostile) signer would."""
-    store = signed.store()
-    payload = envelopes.simple_signing_payload(signed.repository, digest)
-    signature = Layer(payload, SIMPLE_SIGNING, {SIGNATURE_ANNOTATION: keys.sign(key, payload)})
-    store.write(PATH, signature_tag(digest), [signature])
-    layers = [
-        Layer(
-            envelopes.seal(statements.statement(signed.repository, digest, kind, body), key),
-            DSSE_ENVELOPE,
-            {SIGNATURE_ANNOTATION: "", "predicateType": kind},
-        )  # fmt: skip
-        for kind, body in predicates
-    ]
-    store.write(PATH, attestation_tag(digest), layers)
+    forge(signed.store(), PATH, signed.repository, digest, key, predicates)
 
 
 def _own_key(signed: SignedPush) -> Any:
