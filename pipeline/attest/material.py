@@ -32,10 +32,19 @@ def read_ref(ref: KeyRef, environ: Mapping[str, str], source: str, field: str | 
         raise ConfigError(source, field, f"cannot read {ref}: {exc.strerror}") from None
 
 
+def absent(ref: KeyRef, config: SigningConfig, environ: Mapping[str, str]) -> bool:
+    """A key that may be missing (``required: false``) and is: its variable unset or empty
+    (GitHub Actions gives an unset secret as an empty string)."""
+    return not config.required and ref.variable is not None and not environ.get(ref.variable)
+
+
 def load_signer(
     config: SigningConfig, environ: Mapping[str, str], source: str
-) -> ec.EllipticCurvePrivateKey:
-    """The signing key, decrypted with its password; both are masked as soon as read."""
+) -> ec.EllipticCurvePrivateKey | None:
+    """The signing key, decrypted with its password; both are masked as soon as read. None
+    when ``absent``."""
+    if absent(config.key, config, environ):
+        return None
     pem = read_ref(config.key, environ, source, "signing.key")
     mask_secret(pem.strip())
     password = read_ref(config.password, environ, source, "signing.password")

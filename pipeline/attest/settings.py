@@ -3,7 +3,8 @@
 The section's presence turns signing on. Keys are named the way cosign names them: a path
 (relative to pipeline.yaml) or ``env://VAR``; the defaults are cosign's GitHub secrets
 (``COSIGN_PRIVATE_KEY``, ``COSIGN_PASSWORD``). ``public_key`` is what ``invoke verify`` and
-``invoke deploy`` check against; deploy verifies only when it is set.
+``invoke deploy`` check against; deploy verifies only when it is set. ``required: false`` lets
+a run without the key variable (a laptop, a fork) push unsigned, and say so.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from pipeline.config.fields import Fields
 
-SIGNING_KEYS = ("key", "password", "public_key", "attestations", "sbom")
+SIGNING_KEYS = ("key", "password", "public_key", "attestations", "sbom", "required")
 ATTESTATIONS = ("sbom", "provenance", "gate")
 SBOM_FORMATS = ("cyclonedx", "spdx")
 ENV_PREFIX = "env://"
@@ -37,6 +38,9 @@ class SigningConfig:
     public_key: KeyRef | None = None
     attestations: tuple[str, ...] = ATTESTATIONS
     sbom: tuple[str, ...] = ("cyclonedx",)
+    required: bool = True
+    """False: a key given as ``env://VAR`` whose variable is unset or empty (a laptop, a fork's
+    CI without the secret) means "not signed, and said so" instead of an error."""
 
 
 def key_ref(text: str, root: Path) -> KeyRef:
@@ -67,6 +71,7 @@ def parse_signing(top: Fields, root: Path) -> SigningConfig | None:
         public_key=key_ref(public, root) if public else None,
         attestations=_choice(section, "attestations", ATTESTATIONS, ATTESTATIONS),
         sbom=_choice(section, "sbom", SBOM_FORMATS, ("cyclonedx",)),
+        required=section.boolean("required", True),
     )
 
 
@@ -78,5 +83,7 @@ def _choice(
     chosen = section.str_list(key)
     for item in chosen:
         if item not in allowed:
-            raise section.error(key, f"unknown {key} {item!r}", hint=f"one of {', '.join(allowed)}")
+            raise section.error(
+                key, f"unknown {key.rstrip('s')} {item!r}", hint=f"one of {', '.join(allowed)}"
+            )
     return tuple(dict.fromkeys(chosen))
