@@ -121,6 +121,10 @@ class Runner:
             )
             if self.config.signing is not None:  # a key that cannot sign stops the run here
                 self._signer = load_signer(self.config.signing, self.environ, self.config.path.name)
+                if self._signer is None:
+                    self.report.skipped_gates.append(
+                        f"signing ({self.config.signing.key} not set; signing.required: false)"
+                    )
 
     def run(self) -> RunReport:
         if self.options.skip_smoke:
