@@ -64,6 +64,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "cosign"
 @dataclass
 class SignedPush:
     registry: RegistryServer
+    hub: RegistryServer  # a second target, reached by the fan-out copy
     project: Path
     config: Path
     env: dict[str, str]
@@ -102,13 +103,15 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedPush]:
     root = tmp_path_factory.mktemp("signing")
     registry = start_registry(root / "registry", username="ci-bot",
                               password=secrets.token_urlsafe(16))  # fmt: skip
+    hub = start_registry(root / "hub", username="acme", password=secrets.token_urlsafe(16))
     try:
-        yield _signed_push(root, registry)
+        yield _signed_push(root, registry, hub)
     finally:
         stop_registry(registry.pid)
+        stop_registry(hub.pid)
 
 
-def _signed_push(root: Path, registry: RegistryServer) -> SignedPush:
+def _signed_push(root: Path, registry: RegistryServer, hub: RegistryServer) -> SignedPush:
     project = root / "project"
     shutil.copytree(NODE_APP, project / "app", symlinks=True)
     config = {
@@ -118,7 +121,8 @@ def _signed_push(root: Path, registry: RegistryServer) -> SignedPush:
         "lint": {"ruff": []},
         "smoke": {"timeout": 20},
         "registries": [
-            {"kind": "generic", "name": "team", "repository": f"{registry.address}/{PATH}"}
+            {"kind": "generic", "name": "team", "repository": f"{registry.address}/{PATH}"},
+            {"kind": "dockerhub", "repository": "acme/app", "endpoint": hub.address},
         ],
         "signing": {"public_key": "cosign.pub", "sbom": ["cyclonedx", "spdx"]},
     }
@@ -132,6 +136,8 @@ def _signed_push(root: Path, registry: RegistryServer) -> SignedPush:
         "COSIGN_PASSWORD": password,
         "REGISTRY_USERNAME": registry.username,
         "REGISTRY_PASSWORD": registry.password,
+        "DOCKERHUB_USERNAME": hub.username,
+        "DOCKERHUB_TOKEN": hub.password,
     }
     outputs = []
     keygen = run_invoke("keygen", "--dir", str(project), env=env, cwd=project)
@@ -150,8 +156,8 @@ def _signed_push(root: Path, registry: RegistryServer) -> SignedPush:
     assert push.returncode == 0, push.stdout + push.stderr
     report = json.loads((root / "state" / "reports" / "last.json").read_text())
     digest = report["pushes"][0]["digest"]
-    return SignedPush(registry, project, path, env, digest, report, outputs, watch, password,
-                      private_pem)  # fmt: skip
+    return SignedPush(registry, hub, project, path, env, digest, report, outputs, watch,
+                      password, private_pem)  # fmt: skip
 
 
 def _error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -176,6 +182,19 @@ def test_a_signed_push_verifies_by_digest_and_by_tag(signed: SignedPush) -> None
     assert attest and attest[0]["status"] == "passed"
     assert signed.report["attestations"][0]["attestations"] == [
         "provenance", "gate", "sbom:cyclonedx", "sbom:spdx"]  # fmt: skip
+
+
+def test_every_target_registry_holds_its_own_signature(signed: SignedPush) -> None:
+    """The second target got the image by fan-out copy; hoist wrote the artifacts there too,
+    each naming that target's repository."""
+    assert signed.report["pushes"][1]["copied_from"] == "team"
+    assert [a["target"] for a in signed.report["attestations"]] == ["team", "dockerhub"]
+
+    result = signed.verify(f"{signed.hub.address}/acme/app@{signed.digest}")
+
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[1].endswith(f"signed docker.io/acme/app@{signed.digest}")
+    assert result.stdout.splitlines()[4].startswith("gate        ok  passed")
 
 
 def test_the_stored_layout_is_cosigns(signed: SignedPush) -> None:
