@@ -396,15 +396,12 @@ def verify(c, ref, key="", attestations="", config="pipeline.yaml"):  # type: ig
     """Check an image's signature and attestations (REF = HOST/PATH[:TAG][@sha256:...])."""
     from pathlib import Path
 
-    from pipeline.attest.check import run_verify
+    from pipeline.attest.check import lending_targets, run_verify
     from pipeline.project import load_config
-    from pipeline.push.registries import select_targets
 
     with task_session():
         cfg = load_config(config) if Path(config).exists() else None
-        targets = (
-            select_targets(cfg.registries, (), cfg.image, os.environ, cfg.path.name) if cfg else []
-        )
+        targets = lending_targets(cfg.registries, cfg.image, os.environ) if cfg else []
         signing = cfg.signing if cfg else None
         subject = run_verify(ref, key, attestations, signing, targets, os.environ, say)
         say(f"verified: {subject}")

@@ -18,8 +18,9 @@ from pipeline.attest.settings import ATTESTATIONS, KeyRef, SigningConfig, key_re
 from pipeline.attest.store import ArtifactStore
 from pipeline.attest.verify import Subject, VerificationFailed, verify_subject
 from pipeline.errors import ConfigError
-from pipeline.push.registries import Credentials, Target, target_credentials
-from pipeline.push.registries.base import has_host
+from pipeline.push.registries import Credentials, Target, resolve_target, target_credentials
+from pipeline.push.registries.base import TargetConfig, has_host
+from pipeline.push.registry_server import embedded_registry
 from pipeline.result import Log
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -54,6 +55,19 @@ def required_attestations(text: str | None, signing: SigningConfig | None) -> tu
     return chosen
 
 
+def lending_targets(
+    configured: Sequence[TargetConfig], image: str, environ: Mapping[str, str]
+) -> list[Target]:
+    """The configured targets that can lend credentials, resolved without side effects: the
+    embedded registry (kind ``local``) only when it already runs — verifying never starts it."""
+    running = embedded_registry() is not None
+    return [
+        resolve_target(config, image, environ)
+        for config in configured
+        if config.kind != "local" or running
+    ]
+
+
 def verify_reference(
     reference: str,
     key: KeyRef,
@@ -63,6 +77,7 @@ def verify_reference(
     log: Log,
 ) -> Subject:
     host, path, tag, digest = parse_reference(reference)
+    public = load_verifier(key, environ, "--key", None)  # bad input before the registry
     target = next(
         (
             t
@@ -80,7 +95,6 @@ def verify_reference(
             raise VerificationFailed(f"{host}/{path}:{tag or 'latest'}: no such image")
         digest = served
     subject = Subject(target.name if target else host, endpoint, path, digest)
-    public = load_verifier(key, environ, "--key", None)
     log(f"verifying {subject} with {key}")
     verify_subject(store, subject, public, required, log)
     return subject

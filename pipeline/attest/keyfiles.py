@@ -27,7 +27,7 @@ def keygen_password(environ: Mapping[str, str]) -> str:
             raise ConfigError("password", None, "the two passwords differ")
     else:
         raise ConfigError("COSIGN_PASSWORD", None, "is not set and there is no terminal to ask",
-                          hint="set COSIGN_PASSWORD (empty for no password)")  # fmt: skip
+                          hint="set COSIGN_PASSWORD; empty means no password")  # fmt: skip
     mask_secret(password)
     return password
 

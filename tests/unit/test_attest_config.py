@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.attest import keys
+from pipeline.attest.check import lending_targets, parse_reference
 from pipeline.attest.material import load_signer, load_verifier
 from pipeline.attest.settings import KeyRef
 from pipeline.errors import ConfigError
 from pipeline.project import load_config
+from pipeline.push.registries.base import TargetConfig
 from pipeline.secrets import redact
 
 
@@ -108,3 +110,48 @@ def test_a_public_key_that_is_not_one_is_refused(tmp_path: Path) -> None:
         f"--key: {tmp_path / 'cosign.pub'}: not a PEM public key (expected cosign.pub's "
         "PUBLIC KEY block)"
     )
+
+
+def test_verify_resolves_no_embedded_registry_it_would_have_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOIST_STATE_DIR", str(tmp_path / "state"))
+    configured = [
+        TargetConfig(kind="local", name="local"),
+        TargetConfig(kind="generic", name="team", repository="registry.example.com/team/app"),
+    ]
+    [target] = lending_targets(configured, "app", {})
+    assert (target.name, target.endpoint, target.path) == (
+        "team",
+        "registry.example.com",
+        "team/app",
+    )
+    assert not (tmp_path / "state").exists()
+
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("127.0.0.1:5000/team/app:v1", ("127.0.0.1:5000", "team/app", "v1", None)),
+        (f"ghcr.io/acme/app@{DIGEST}", ("ghcr.io", "acme/app", None, DIGEST)),
+        ("localhost/app", ("localhost", "app", None, None)),
+    ],
+)  # fmt: skip
+def test_references(text: str, parsed: tuple[str, str, str | None, str | None]) -> None:
+    assert parse_reference(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("acme/app:v1", "REF: 'acme/app:v1' is not HOST/PATH[:TAG][@sha256:...]"),
+        ("ghcr.io/acme/app@sha256:xyz", "REF: 'sha256:xyz' is not sha256: and 64 hex digits"),
+    ],
+)
+def test_bad_references_are_one_line(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_reference(text)
+    assert str(caught.value) == message
