@@ -46,7 +46,8 @@ def load_signer(
     if absent(config.key, config, environ):
         return None
     pem = read_ref(config.key, environ, source, "signing.key")
-    mask_secret(pem.strip())
+    # the PEM's body, line by line (its BEGIN/END lines say nothing and are left readable)
+    mask_secret("\n".join(line for line in pem.strip().splitlines() if "-----" not in line))
     password = read_ref(config.password, environ, source, "signing.password")
     if config.password.path is not None:  # a password file ends with a newline, a variable not
         password = password.rstrip("\r\n")
