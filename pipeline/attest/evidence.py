@@ -86,8 +86,8 @@ def gate_records(
         note = f"{len(lint.findings)} finding(s) below the failure threshold"
         records.append(GateRecord("lint", PASSED, tools=tuple(lint.tools), note=note))
     if smoke is None:
-        why = next((g for g in skipped_gates if g.startswith("smoke")), "smoke did not run")
-        records.append(GateRecord("smoke", "skipped", note=why))
+        why = next((g for g in skipped_gates if g.startswith("smoke (")), "smoke (did not run)")
+        records.append(GateRecord("smoke", "skipped", note=why.removeprefix("smoke (")[:-1]))
     else:
         checks = tuple((r.kind, r.name, r.verdict.value) for r in smoke.results)
         failed = any(r.failed for r in smoke.results)

@@ -406,6 +406,25 @@ def test_a_gate_attestation_saying_failed_is_refused(signed: SignedPush, docker_
     )
 
 
+def test_a_push_that_skipped_smoke_is_signed_and_refused(signed: SignedPush) -> None:
+    """The real path, not a forged statement: --skip-smoke pushes, the gate says so."""
+    push = run_invoke("push", "--config", str(signed.config), "--skip-smoke", env=signed.env,
+                      cwd=signed.project)  # fmt: skip
+    signed.outputs.append(push.stdout + push.stderr)
+    assert push.returncode == 0, push.stdout + push.stderr
+    state = Path(signed.env["HOIST_STATE_DIR"])
+    digest = json.loads((state / "reports" / "last.json").read_text())["pushes"][0]["digest"]
+    assert digest != signed.digest  # the io.hoist.smoke=skipped label makes another image
+
+    result = signed.verify(f"{signed.repository}@{digest}")
+
+    assert result.returncode == 1
+    assert _error_line(result) == (
+        f"hoist: error: {signed.repository}@{digest}: gate: verdict failed: "
+        "smoke skipped (--skip-smoke)"
+    )
+
+
 def test_cosigns_own_signed_image_verifies(signed: SignedPush, tmp_path: Path) -> None:
     """An image signature made by `cosign sign` (containers/image's fixture), stored where cosign
     stores it, accepted by `invoke verify` with cosign's public key — and refused with ours."""
