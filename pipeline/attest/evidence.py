@@ -48,13 +48,7 @@ def gather(
     client: docker.DockerClient,
     environ: Mapping[str, str],
 ) -> Evidence:
-    server, repository = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
-    run = environ.get("GITHUB_RUN_ID")
-    in_actions = environ.get("GITHUB_ACTIONS") == "true" and server and repository and run
-    ci_run = None
-    if in_actions:
-        attempt = environ.get("GITHUB_RUN_ATTEMPT", "1")
-        ci_run = f"{server}/{repository}/actions/runs/{run}/attempts/{attempt}"
+    ci_run, workflow_ref = actions_run(environ)
     return Evidence(
         run_id=run_id,
         hoist_version=hoist_version(),
@@ -70,9 +64,20 @@ def gather(
         source=source_of(config_path.parent, environ),
         base=base_dependency(client, built.base),
         ci_run=ci_run,
-        workflow_ref=environ.get("GITHUB_WORKFLOW_REF") if in_actions else None,
+        workflow_ref=workflow_ref,
         skipped_gates=tuple(skipped_gates),
     )
+
+
+def actions_run(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The GitHub Actions run (its URL, attempt included) and workflow ref; None outside it."""
+    server, repository = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
+    run = environ.get("GITHUB_RUN_ID")
+    if environ.get("GITHUB_ACTIONS") != "true" or not (server and repository and run):
+        return None, None
+    attempt = environ.get("GITHUB_RUN_ATTEMPT", "1")
+    url = f"{server}/{repository}/actions/runs/{run}/attempts/{attempt}"
+    return url, environ.get("GITHUB_WORKFLOW_REF")
 
 
 def gate_records(
