@@ -74,6 +74,7 @@ class SignedPush:
     watch: CommandLineWatch
     password: str
     private_pem: str
+    images: list[str]  # what the pushes built, removed by id after the module
 
     @property
     def repository(self) -> str:
@@ -99,16 +100,20 @@ class SignedPush:
 
 
 @pytest.fixture(scope="module")
-def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignedPush]:
+def signed(tmp_path_factory: pytest.TempPathFactory, docker_client) -> Iterator[SignedPush]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("signing")
     registry = start_registry(root / "registry", username="ci-bot",
                               password=secrets.token_urlsafe(16))  # fmt: skip
     hub = start_registry(root / "hub", username="acme", password=secrets.token_urlsafe(16))
+    pushed = None
     try:
-        yield _signed_push(root, registry, hub)
+        pushed = _signed_push(root, registry, hub)
+        yield pushed
     finally:
         stop_registry(registry.pid)
         stop_registry(hub.pid)
+        for image in pushed.images if pushed else []:
+            docker_client.images.remove(image, force=True)
 
 
 def _signed_push(root: Path, registry: RegistryServer, hub: RegistryServer) -> SignedPush:
@@ -157,7 +162,7 @@ def _signed_push(root: Path, registry: RegistryServer, hub: RegistryServer) -> S
     report = json.loads((root / "state" / "reports" / "last.json").read_text())
     digest = report["pushes"][0]["digest"]
     return SignedPush(registry, hub, project, path, env, digest, report, outputs, watch,
-                      password, private_pem)  # fmt: skip
+                      password, private_pem, [report["image_id"]])  # fmt: skip
 
 
 def _error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -413,7 +418,9 @@ def test_a_push_that_skipped_smoke_is_signed_and_refused(signed: SignedPush) -> 
     signed.outputs.append(push.stdout + push.stderr)
     assert push.returncode == 0, push.stdout + push.stderr
     state = Path(signed.env["HOIST_STATE_DIR"])
-    digest = json.loads((state / "reports" / "last.json").read_text())["pushes"][0]["digest"]
+    report = json.loads((state / "reports" / "last.json").read_text())
+    signed.images.append(report["image_id"])
+    digest = report["pushes"][0]["digest"]
     assert digest != signed.digest  # the io.hoist.smoke=skipped label makes another image
 
     result = signed.verify(f"{signed.repository}@{digest}")

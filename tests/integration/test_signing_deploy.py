@@ -49,11 +49,16 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
 
 
 @pytest.fixture(scope="module")
-def digests(registry: RegistryServer) -> dict[str, str]:
+def digests(registry: RegistryServer) -> Iterator[dict[str, str]]:
     from pipeline.engine import docker_client
 
+    client = docker_client()
     auth = {"username": registry.username, "password": registry.password}
-    return build_and_push(docker_client(), f"{registry.address}/{PATH}", auth, "0" * 40)
+    repository = f"{registry.address}/{PATH}"
+    pushed = build_and_push(client, repository, auth, "0" * 40)
+    yield pushed
+    for name in pushed:  # this module's tags; an image no other tag holds goes with its tag
+        client.images.remove(f"{repository}:{name}")
 
 
 def test_deploy_verifies_first_and_refuses_an_unsigned_digest_leaving_the_server_as_it_was(
