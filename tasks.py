@@ -6,6 +6,7 @@
     invoke registry.up | registry.down
     invoke login | logout     store / remove registry credentials as docker login does
     invoke deploy | rollback | status --host ssh://user@server   run the pushed digest there
+    invoke keygen | verify REF  a cosign key pair; check an image's signature and attestations
     invoke bench              hoist against bench/baseline.sh, the docker CLI script it replaces
     invoke --help TASK        what a task does and its flags
 
@@ -243,7 +244,7 @@ LOGIN_TO_HELP = "comma-separated target names or kinds (default: every configure
 
 def _login_targets(config: str, to: str):  # type: ignore[no-untyped-def]
     from pipeline.project import load_config
-    from pipeline.push.registries import select_targets
+    from pipeline.push.registries.kinds import select_targets
 
     cfg = load_config(config)
     wanted = tuple(t.strip() for t in to.split(",") if t.strip())
@@ -371,3 +372,49 @@ ns.add_task(deploy)
 ns.add_task(rollback)
 ns.add_task(status)
 ns.add_task(bench)
+
+
+@task(
+    help={
+        "dir": "directory to write the pair to (default: the current one)",
+        "prefix": "file names PREFIX.key and PREFIX.pub (default: cosign)",
+    }
+)
+def keygen(c, dir=".", prefix="cosign"):  # type: ignore[no-untyped-def]
+    """Write a signing key pair in cosign's format (password: COSIGN_PASSWORD or a prompt)."""
+    from pathlib import Path
+
+    from pipeline.attest.keyfiles import keygen_password, write_key_pair
+
+    with task_session():
+        private, public = write_key_pair(Path(dir), prefix, keygen_password(os.environ))
+        say(f"private key: {private} (encrypted; keep it, and its password, secret)")
+        say(f"public key:  {public} (signing.public_key: what verify and deploy check)")
+
+
+@task(
+    help={
+        "key": "public key to verify with: a file or env://VAR (default: signing.public_key)",
+        "attestations": "comma-separated: sbom, provenance, gate, or none "
+        "(default: signing.attestations, else all three)",
+        "config": CONFIG_HELP + "; its targets lend their credentials",
+    },
+    auto_shortflags=False,
+)
+def verify(c, ref, key="", attestations="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+    """Check an image's signature and attestations (REF = HOST/PATH[:TAG][@sha256:...])."""
+    from pathlib import Path
+
+    from pipeline.attest.check import lending_targets, run_verify
+    from pipeline.project import load_config
+
+    with task_session():
+        cfg = load_config(config) if Path(config).exists() else None
+        targets = lending_targets(cfg.registries, cfg.image, os.environ) if cfg else []
+        signing = cfg.signing if cfg else None
+        subject = run_verify(ref, key, attestations, signing, targets, os.environ, say)
+        say(f"verified: {subject}")
+
+
+ns.add_task(keygen)
+ns.add_task(verify)

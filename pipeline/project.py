@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.attest.settings import SigningConfig, parse_signing
 from pipeline.build.settings import BuildConfig, parse_build
 from pipeline.config.fields import Fields
 from pipeline.config.names import IMAGE_NAME_RE
@@ -34,7 +35,7 @@ from pipeline.push.settings import parse_registries
 from pipeline.smoke.settings import SmokeConfig, parse_smoke
 from pipeline.tags.settings import MetadataConfig, parse_metadata
 
-SECTIONS = ("image", "build", "metadata", "lint", "smoke", "registries", "deploy")
+SECTIONS = ("image", "build", "metadata", "lint", "smoke", "registries", "signing", "deploy")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class PipelineConfig:
     smoke: SmokeConfig
     registries: list[TargetConfig]
     deploy: dict[str, DeployEnvironment] = field(default_factory=dict)
+    signing: SigningConfig | None = None
 
     @property
     def root(self) -> Path:
@@ -58,7 +60,7 @@ class PipelineConfig:
         default = default_environment(self.image, self.smoke)
         env = select_environment(self.deploy, env_name, default, self.path.name)
         targets, checks = tuple(self.registries), tuple(self.smoke.checks)
-        return Deployment(env, self.image, targets, checks, self.path)
+        return Deployment(env, self.image, targets, checks, self.path, self.signing)
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG) -> PipelineConfig:
@@ -90,6 +92,7 @@ def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
         smoke=smoke,
         registries=registries,
         deploy=parse_deploy(top, root, image, smoke, registries),
+        signing=parse_signing(top, root),
     )
 
 

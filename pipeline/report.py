@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline.attest.stage import AttestResult
 from pipeline.errors import PipelineError
 from pipeline.push.target import PushResult
 from pipeline.result import StageResult, Status
@@ -35,6 +36,7 @@ class RunReport:
     own_size: int | None = None
     base_image: str | None = None
     pushes: list[PushResult] = field(default_factory=list)
+    attestations: list[AttestResult] = field(default_factory=list)
     skipped_gates: list[str] = field(default_factory=list)
     error: str | None = None
 

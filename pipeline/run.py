@@ -22,20 +22,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import docker
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from pipeline.attest.evidence import gather
+from pipeline.attest.material import load_signer
+from pipeline.attest.stage import attest_pushes
 from pipeline.build.context import check_context
 from pipeline.build.stage import BuildResult, build_image
 from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
-from pipeline.lint.findings import Finding
+from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.stage import publish, run_lint
 from pipeline.project import PipelineConfig
-from pipeline.push.registries import Target, check_targets, select_targets
 from pipeline.push.registries.credential_check import CredentialCheck, Verdict
+from pipeline.push.registries.kinds import Target, check_targets, select_targets
 from pipeline.push.stage import push_all
 from pipeline.report import RunReport
 from pipeline.result import Log, StageResult, Status, new_run_id
-from pipeline.smoke.stage import smoke_test
+from pipeline.smoke.stage import SmokeResult, smoke_test
 from pipeline.tags.evaluate import Metadata
 from pipeline.tags.metadata import image_metadata
 from pipeline.units import human_size
@@ -83,6 +87,9 @@ class Runner:
         self._skipped: set[str] = set()  # stages that ran but had nothing to check
         self._checked_targets: list[Target] | None = None
         self._credential_check: CredentialCheck | None = None
+        self._linted: LintResult | None = None
+        self._smoked: SmokeResult | None = None
+        self._signer: ec.EllipticCurvePrivateKey | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -105,6 +112,12 @@ class Runner:
             self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
         if "push" in self.options.stages:
             self._targets_to_check()
+            if self.config.signing is not None:  # a key that cannot sign stops the run here
+                self._signer = load_signer(self.config.signing, self.environ, self.config.path.name)
+                if self._signer is None:
+                    self.report.skipped_gates.append(
+                        f"signing ({self.config.signing.key} not set; signing.required: false)"
+                    )
 
     def run(self) -> RunReport:
         if self.options.skip_smoke:
@@ -128,6 +141,8 @@ class Runner:
         finally:
             if self._credential_check is not None:  # the run stopped before it was awaited
                 self._credential_check.cancel()
+        if "push" in self.options.stages and self._signer is not None:
+            self._stage("attest", self._attest)
         return self.report
 
     def _stage(self, stage: str, step: Callable[[], str]) -> None:
@@ -220,6 +235,7 @@ class Runner:
         )
         publish(result, self.config.root, self.environ, self.options.sarif, self.log)
         self.on_findings(result.findings, self.config.root, self.config.lint.failure_threshold)
+        self._linted = result
         failing = result.failing(self.config.lint.failure_threshold)
         if failing:
             raise StageFailed(
@@ -277,6 +293,7 @@ class Runner:
             self.log,
             junit=junit,
         )
+        self._smoked = result
         return f"ready in {result.seconds_to_ready:.2f} s; " + "; ".join(result.checks)
 
     def _push(self) -> str:
@@ -304,6 +321,23 @@ class Runner:
                 + "; ".join(r.error or r.target for r in failed),
             )
         return f"{len(results)} target(s): {', '.join(r.target for r in results)}"
+
+    def _attest(self) -> str:
+        """Sign what was pushed and attach what this run proved about it (signing:)."""
+        assert self._built is not None and self._signer is not None and self.config.signing
+        evidence = gather(
+            run_id=self.report.run_id, started=self.report.started, config_path=self.config.path,
+            image=self.config.image, tags=self.report.tags, built=self._built, lint=self._linted,
+            smoke=self._smoked, skipped_gates=self.report.skipped_gates, client=self.client,
+            environ=self.environ,
+        )  # fmt: skip
+        by_name = {target.name: target for target in self.targets()}
+        pushed = [(by_name[r.target], r.digest) for r in self.report.pushes if r.digest]
+        self.report.attestations = attest_pushes(
+            self._signer, self.config.signing, evidence, pushed, self.environ, self.log
+        )
+        kinds = ", ".join(self.report.attestations[0].attestations) or "signature only"
+        return f"{len(pushed)} target(s) signed: {kinds}"
 
     def targets(self) -> list[Target]:
         return select_targets(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline.deploy.settings import DeployEnvironment, Deployment
 from pipeline.errors import DeployError
-from pipeline.push.registries import Credentials, Target, resolve_target, target_credentials
+from pipeline.push.registries.kinds import Credentials, Target, resolve_target, target_credentials
 from pipeline.push.target import PushResult
 from pipeline.report import RunReport, read_report
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from docker.errors import DockerException
 from docker.utils import parse_bytes
 
+from pipeline.attest.settings import SigningConfig
 from pipeline.config.fields import Fields
 from pipeline.errors import ConfigError
 from pipeline.push.registries.base import TargetConfig
@@ -107,6 +108,7 @@ class Deployment:
     targets: tuple[TargetConfig, ...]
     checks: tuple[HttpCheck, ...]
     source: Path
+    signing: SigningConfig | None = None  # with a public key: verified before the pull
 
 
 def select_environment(

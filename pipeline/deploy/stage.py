@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
+from pipeline.attest.check import verify_release
 from pipeline.deploy.host import connect
 from pipeline.deploy.release import deploy_host, find_release, short
 from pipeline.deploy.rollback import RollbackResult, rollback
@@ -78,6 +79,10 @@ def run_deploy(
     env = deployment.environment
     reports = state_dir() / "reports"
     release, credentials = find_release(deployment, digest, reports / "last.json", environ)
+    signing = deployment.signing
+    if signing is not None and signing.public_key is not None:  # before the server is contacted
+        verify_release(signing, release.target, release.pull_repository, release.digest,
+                       credentials, environ, deployment.source.name, log)  # fmt: skip
     environment = {**read_env_file(env, deployment.source.name, environ), **env.env}
     with open_site(deployment, host, environ) as site:
         result = deploy(site, release, credentials, environment, log, started=started)

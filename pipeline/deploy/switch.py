@@ -44,7 +44,7 @@ from pipeline.deploy.release import REVISION_LABEL, Release, short
 from pipeline.deploy.site import Site, Unhealthy, digest_of, published_port
 from pipeline.deploy.spec import container_kwargs, deploy_labels
 from pipeline.errors import DeployError
-from pipeline.push.registries import Credentials
+from pipeline.push.registries.kinds import Credentials
 from pipeline.result import Log
 
 

@@ -10,8 +10,8 @@ import docker
 from docker.errors import APIError
 
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.push.registries import Target, target_credentials
 from pipeline.push.registries.credstore import config_path, erase, server_key, write
+from pipeline.push.registries.kinds import Target, target_credentials
 from pipeline.secrets import redact
 
 

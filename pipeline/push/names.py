@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pipeline.push.registries import resolve_target
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import resolve_target
 from pipeline.tags.images import parse_images
 
 

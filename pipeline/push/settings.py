@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pipeline.config.fields import Fields, kind_of
-from pipeline.push.registries import REGISTRY_KINDS
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import REGISTRY_KINDS
 
 TARGET_KEYS = ("kind", "name", "repository", "endpoint", "options")
 

@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import docker
 
 from pipeline.errors import PipelineError
-from pipeline.push.registries import Target, skopeo
+from pipeline.push.registries import skopeo
+from pipeline.push.registries.kinds import Target
 from pipeline.push.registries.retry import RetryPolicy
 from pipeline.push.target import PushResult, Source, TargetPush
 from pipeline.result import Log

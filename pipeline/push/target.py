@@ -27,8 +27,9 @@ from requests.exceptions import RequestException
 
 from pipeline.errors import Interrupted, PipelineError, RegistryError
 from pipeline.paths import state_dir
-from pipeline.push.registries import Credentials, Target, prepare_target, skopeo, target_credentials
+from pipeline.push.registries import skopeo
 from pipeline.push.registries.generic import anonymous_hint
+from pipeline.push.registries.kinds import Credentials, Target, prepare_target, target_credentials
 from pipeline.push.registries.retry import RetryPolicy, Stopped, retrying
 from pipeline.push.registry_api import RegistryClient
 from pipeline.push.stream import TLS, UNAUTHORIZED, classify_error, read_push_stream

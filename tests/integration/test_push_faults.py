@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.output.summary import render_summary
-from pipeline.push.registries import resolve_target
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import resolve_target
 from pipeline.push.registries.retry import RetryPolicy
 from pipeline.push.registry_server import free_port
 from pipeline.push.stage import push_all

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.push.registries import resolve_target
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import resolve_target
 from pipeline.push.registries.retry import RetryPolicy
 from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
 from pipeline.push.stage import push_all

@@ -15,10 +15,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 
 # Floors, lowest first: a module may import its own package and anything on a lower floor,
 # never one above it. Data flows config → context → tags → lint → build → smoke → push →
-# (report) → deploy; project puts the sections together; output, run and cli sit on top.
+# attest → (report) → deploy; project puts the sections together; output, run and cli sit on top.
 FLOORS = (
     "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine", "tools",
-    "config", "context", "tags", "lint", "build", "smoke", "push", "release", "report",
+    "config", "context", "tags", "lint", "build", "smoke", "push", "attest", "release",
+    "report",
     "deploy", "project", "output", "run", "cli",
 )  # fmt: skip
 
@@ -104,6 +105,20 @@ def test_every_module_sits_on_a_floor() -> None:
 def test_no_import_cycle() -> None:
     cycle = _cycle(_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_package_inits_import_nothing() -> None:
+    """Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first, an import edge the graph
+    above cannot see: with empty ``__init__`` modules there is none to see."""
+    busy = [
+        name
+        for name, path in MODULES.items()
+        if path.name == "__init__.py"
+        and any(
+            isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.parse(path.read_text()).body
+        )
+    ]
+    assert not busy, f"keep these package __init__ modules free of imports: {busy}"
 
 
 def test_no_import_runs_up_a_floor() -> None:

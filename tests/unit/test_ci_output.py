@@ -232,8 +232,8 @@ def test_in_actions_a_task_without_an_output_still_masks(capsys, monkeypatch) ->
 
 
 def test_credential_discovery_masks_for_every_caller(capsys) -> None:
-    from pipeline.push.registries import resolve_target, target_credentials
     from pipeline.push.registries.base import TargetConfig
+    from pipeline.push.registries.kinds import resolve_target, target_credentials
 
     output_for({"GITHUB_ACTIONS": "true"})
     password = new_secret()
@@ -308,8 +308,8 @@ def test_mask_commands_stay_whole_lines_while_threads_log() -> None:
 
 def test_the_push_engine_masks_credentials_as_it_discovers_them(capsys) -> None:
     """Credential discovery itself announces the mask, before any push line."""
-    from pipeline.push.registries import resolve_target
     from pipeline.push.registries.base import TargetConfig
+    from pipeline.push.registries.kinds import resolve_target
     from pipeline.push.registries.retry import RetryPolicy
     from pipeline.push.target import TargetPush
 

@@ -29,16 +29,16 @@ import yaml
 
 from pipeline.errors import EXIT_USAGE, RegistryError, StageFailed
 from pipeline.project import load_config
-from pipeline.push.registries import (
+from pipeline.push.registries import credential_check
+from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.credential_check import CredentialCheck, Verdict, check_target
+from pipeline.push.registries.kinds import (
     Credentials,
     MissingCredentials,
     Target,
     check_targets,
-    credential_check,
     resolve_target,
 )
-from pipeline.push.registries.base import TargetConfig
-from pipeline.push.registries.credential_check import CredentialCheck, Verdict, check_target
 from pipeline.push.registries.retry import RetryPolicy
 from pipeline.push.registry_server import free_port
 from pipeline.result import Status

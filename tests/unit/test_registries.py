@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.push.registries import resolve_target, select_targets
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import resolve_target, select_targets
 
 
 def target(kind: str, repository: str | None, environ: dict[str, str] | None = None, **kw):  # type: ignore[no-untyped-def]
@@ -181,7 +181,7 @@ def test_cloud_sdks_are_imported_only_when_their_kind_fetches_credentials() -> N
     code = (
         "import sys\n"
         "from pipeline.push.registries.base import TargetConfig\n"
-        "from pipeline.push.registries import resolve_target\n"
+        "from pipeline.push.registries.kinds import resolve_target\n"
         "import pipeline.push.stage, pipeline.push.registries.ecr, pipeline.push.registries.gcr\n"
         "import pipeline.push.registries.acr\n"
         "resolve_target(TargetConfig('ecr', 'e', 'public.ecr.aws/a/b'), 'app', {})\n"

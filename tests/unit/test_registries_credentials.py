@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.push.registries import resolve_target, target_credentials
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import resolve_target, target_credentials
 
 
 def resolve(kind: str, repository: str, endpoint: str | None = None):  # type: ignore[no-untyped-def]
@@ -135,7 +135,7 @@ def test_ecr_creates_the_repository_once_when_asked() -> None:
     import boto3
     from moto import mock_aws
 
-    from pipeline.push.registries import prepare_target
+    from pipeline.push.registries.kinds import prepare_target
 
     config = TargetConfig("ecr", "ecr", ECR_PRIVATE, None, {"create_repository": True})
     ecr_target = resolve_target(config, "app", AWS_KEYS)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.push.registries import Credentials, credstore, resolve_target
+from pipeline.push.registries import credstore
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import Credentials, resolve_target
 
 HELPER = """#!/bin/sh
 # docker-credential-hoisttest: the credential-helper protocol, stored in a JSON file.

@@ -9,8 +9,8 @@ import pytest
 
 import pipeline.push.target as push
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.push.registries import Credentials, resolve_target
 from pipeline.push.registries.base import TargetConfig
+from pipeline.push.registries.kinds import Credentials, resolve_target
 from pipeline.push.registries.retry import RetryPolicy
 from pipeline.push.stage import push_all
 from pipeline.push.stream import classify_error, read_push_stream

@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.push.registries import Target, target_credentials
 from pipeline.push.registries.generic import anonymous_hint
+from pipeline.push.registries.kinds import Target, target_credentials
 from pipeline.push.registries.retry import RetryPolicy, Stopped, retrying
 from pipeline.push.registry_api import RegistryClient
 from pipeline.result import Log
