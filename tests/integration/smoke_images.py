@@ -66,7 +66,11 @@ CMD ["node", "server.js"]
 def build_image(
     client: docker.DockerClient, dockerfile: str, files: dict[str, str] | None = None
 ) -> str:
-    """Build a context made of ``dockerfile`` and ``files``; return its unique tag."""
+    """Build a context made of ``dockerfile`` and ``files``; return its unique tag.
+
+    Without the build cache: the engine is shared, and another session building the same
+    Dockerfile (the same tests) removes its image with force, pruning the intermediate layers
+    a cached build here would be standing on ("failed to get digest ... no such file")."""
     tag = f"hoist-test/smoke-{secrets.token_hex(4)}:test"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as archive:
@@ -77,7 +81,13 @@ def build_image(
             archive.addfile(info, io.BytesIO(data))
     context.seek(0)
     client.images.build(
-        fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, pull=False
+        fileobj=context,
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        pull=False,
+        nocache=True,
     )
     return tag
 

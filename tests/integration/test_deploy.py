@@ -68,10 +68,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
 
 
 @pytest.fixture(scope="module")
-def digests(registry: RegistryServer, docker_client, node_base: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def digests(registry: RegistryServer, docker_client, node_base: str) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The variants, pushed; removed from the first engine afterwards (by their tags)."""
     auth = {"username": registry.username, "password": registry.password}
     repository = f"{registry.address}/{REPOSITORY_PATH}"
-    return build_and_push(docker_client, node_base, repository, auth, REVISION)
+    pushed = build_and_push(docker_client, node_base, repository, auth, REVISION)
+    yield pushed
+    for name in pushed:
+        docker_client.images.remove(f"{repository}:{name}", force=True)
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,8 @@ def build_and_push(
     client: Any, base: str, repository: str, auth: Mapping[str, str], revision: str
 ) -> dict[str, str]:
     """Build every variant FROM ``base``, push it as ``repository:NAME``; returns name ->
-    manifest digest."""
+    manifest digest. The images stay tagged for the caller to remove. No build cache: another
+    session's identical build may prune the intermediate layers a cached build would reuse."""
     digests = {}
     with tempfile.TemporaryDirectory(prefix="hoist-deploy-img-") as tmp:
         context = Path(tmp)
@@ -95,7 +96,7 @@ def build_and_push(
             (context / "Dockerfile").write_text(
                 DOCKERFILE.format(base=base, version=version, revision=revision, cmd=cmd)
             )
-            image, _ = client.images.build(path=str(context), rm=True, forcerm=True)
+            image, _ = client.images.build(path=str(context), rm=True, forcerm=True, nocache=True)
             image.tag(repository, name)
             stream = client.api.push(
                 repository, tag=name, stream=True, decode=True, auth_config=dict(auth)
