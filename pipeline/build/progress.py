@@ -11,7 +11,8 @@ A Dockerfile instruction (``[stage k/n] INSTRUCTION``) becomes a step line in th
 builder's form, ``Step k/n : INSTRUCTION`` (the stage name after the numbers in a multi-stage
 build), so both backends read alike. ``FROM`` is shown but not counted: the base is not
 built, so it can never be a cache hit; every other instruction is a step, and ``CACHED``
-ones are counted as cache hits.
+ones are counted as cache hits. Every line is redacted (``pipeline.secrets``) before it is
+kept, so a step that prints a build secret cannot carry it into the error line or report.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from pipeline.errors import StageFailed
 from pipeline.result import Log
+from pipeline.secrets import redact
 
 STEP_OUTPUT_LINES = 20  # of a failing step, shown above the error
 _LINE = re.compile(r"^#(\d+) (.*)$")
@@ -58,7 +60,8 @@ class PlainProgress:
         return sum(1 for v in self.vertices.values() if v.counted and v.cached)
 
     def feed(self, raw: str) -> None:
-        line = _ANSI.sub("", raw).rstrip("\r\n")
+        # redacted before anything is kept: a step may print a build secret it was given
+        line = redact(_ANSI.sub("", raw).rstrip("\r\n"))
         match = _LINE.match(line)
         if match is None:
             if line.strip() and not line.startswith(("------", " > ")):
