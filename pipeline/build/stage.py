@@ -18,6 +18,7 @@ import docker
 from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.base_image import BaseImage, resolve_base
 from pipeline.build.buildkit import buildkit_build
+from pipeline.build.cache import CacheExport, CachePlan, docker_config_with, read_flags, usable_with
 from pipeline.build.classic import apply_labels, run_build
 from pipeline.build.context import check_context
 from pipeline.build.labels import check_labels
@@ -37,6 +38,7 @@ class BuildResult:
     steps: int = 0
     backend: str = "classic"
     content_id: str = ""  # the Dockerfile's own image, before the label step
+    cache_export: CacheExport | None = None  # how to write the cache once the gates passed
 
 
 def build_image(
@@ -46,19 +48,24 @@ def build_image(
     labels: dict[str, str],
     log: Log,
     environ: Mapping[str, str] = os.environ,
+    cache: CachePlan | None = None,
 ) -> BuildResult:
-    """Build ``build.context`` and tag it with every reference in ``references``."""
+    """Build ``build.context`` and tag it with every reference in ``references``; with a
+    ``cache`` plan, read its layers (writing them is for after the gates: ``cache_export``)."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
     backend = choose_backend(build, environ)
     log(f"building with {backend.describe()}")
+    if cache is not None and (unusable := usable_with(backend.cli, cache)):
+        log(f"cache: {unusable}")
+        cache = None
     base = resolve_base(
         client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
     )
     args = dict(build.args)
     if base.used:
         args[build.base_arg] = base.used
-    content, steps, cached = _build_content(client, backend, build, args, environ, log)
+    content, steps, cached = _build_content(client, backend, build, args, environ, log, cache)
     image_id, labels = apply_labels(client, content, labels, references[0], log)
     for reference in references:
         repository, tag = reference.rsplit(":", 1)
@@ -76,6 +83,11 @@ def build_image(
         steps=steps,
         backend=backend.name,
         content_id=content,
+        cache_export=(
+            CacheExport(cache.destination, content, backend.cli, build, args)
+            if cache and cache.destination and backend.cli
+            else None
+        ),
     )
 
 
@@ -86,10 +98,16 @@ def _build_content(
     args: dict[str, str],
     environ: Mapping[str, str],
     log: Log,
+    cache: CachePlan | None,
 ) -> tuple[str, int, int]:
     """The Dockerfile's own image (no labels, no tags) from the chosen builder."""
     if backend.cli is not None:
-        return buildkit_build(backend.cli, build, args, (), environ, log)
+        if cache is None:
+            return buildkit_build(backend.cli, build, args, (), environ, log)
+        log(f"cache: reading {', '.join(cache.sources)}")
+        flags = read_flags(backend.cli, cache)
+        with docker_config_with(cache.logins, environ) as config:
+            return buildkit_build(backend.cli, build, args, flags, environ, log, config)
     stream = client.api.build(
         path=str(build.context),
         dockerfile=str(build.dockerfile.relative_to(build.context)),
