@@ -19,8 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.build.cache import CachePlan
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.project import PipelineConfig
+from pipeline.push.cache import cache_plan, write_cache
 from pipeline.report import RunReport
 from pipeline.result import Log, StageResult, Status
 from pipeline.units import human_size
@@ -76,6 +78,7 @@ class Runner:
         )
         self._client: docker.DockerClient | None = None
         self._built: BuildResult | None = None
+        self._cache: CachePlan | None = None
         self._metadata: Metadata | None = None
         self._skipped: set[str] = set()  # stages that ran but had nothing to check
 
@@ -125,6 +128,8 @@ class Runner:
             if stage not in self.options.stages or (stage == "smoke" and self.options.skip_smoke):
                 continue
             self._stage(stage, steps[stage])
+            if stage == "smoke":
+                self._write_cache()
         return self.report
 
     def _stage(self, stage: str, step: Callable[[], str]) -> None:
@@ -198,7 +203,13 @@ class Runner:
             labels,
         )
         references = [f"{self.config.image}:{tag}" for tag in metadata.tags]
-        built = build_image(self.client, self.config.build, references, labels, self.log)
+        self._cache = cache_plan(
+            self.config.build.cache, self.config.registries, self.config.image, self.environ,
+            self.log,
+        )  # fmt: skip
+        built = build_image(
+            self.client, self.config.build, references, labels, self.log, self.environ, self._cache
+        )
         self._built = built
         self.report.labels = built.labels  # `created` is the reused image's when unchanged
         self.report.image_id = built.image_id
@@ -209,6 +220,17 @@ class Runner:
             f"{built.image_id[7:19]} {human_size(built.size)} "
             f"(own layers {human_size(built.own_size)}{cache})"
         )
+
+    def _write_cache(self) -> None:
+        """The gates passed (every stage so far, smoke included): the build's layers may now
+        become the next run's cache. Never after a failed stage, never for a pull request."""
+        if self._built is None or self._built.cache_export is None or self._cache is None:
+            return
+        try:
+            write_cache(self.client, self._built.cache_export, self._cache, self.environ, self.log)
+        except (KeyboardInterrupt, Interrupted):
+            self.report.error = "interrupted while writing the build cache"
+            raise
 
     def _smoke(self) -> str:
         from pipeline.smoke.stage import smoke_test
