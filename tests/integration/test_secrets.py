@@ -341,3 +341,48 @@ def test_a_build_secret_from_an_unset_variable_is_one_line(tmp_path):  # type: i
     assert result.stderr.splitlines() == [
         "hoist: error: build: secrets.token.env: NO_SUCH_VAR is not set or empty"
     ]
+
+
+def test_the_cache_registrys_password_is_in_no_argv_and_no_file_left(  # type: ignore[no-untyped-def]
+    tmp_path, registry_factory, docker_client
+):
+    """The CLI reads and writes the cache with the registry's login from a private docker
+    config: while the run lasts no command line holds it, afterwards no file does."""
+    registry = registry_factory(username="cache-bot")
+    project = make_service_project(tmp_path / "project")
+    image = unique_image("bk-cache-secret")
+    target = {"kind": "generic", "name": "team", "endpoint": registry.address,
+              "repository": "registry.example.com/team/app"}  # fmt: skip
+    build = {"context": "app", "backend": "buildkit", "cache": "registry"}
+    config = write_config(project, service_config(image, build=build, registries=[target]))
+    docker_config = tmp_path / "docker-config"
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text('{"auths": {}}')
+    (tmp_path / "tmp").mkdir()
+    state = tmp_path / "state"
+    env = {"HOIST_STATE_DIR": str(state), "TMPDIR": str(tmp_path / "tmp"),
+           "DOCKER_CONFIG": str(docker_config), "REGISTRY_USERNAME": "cache-bot",
+           "REGISTRY_PASSWORD": registry.password}  # fmt: skip
+    token = base64.b64encode(f"cache-bot:{registry.password}".encode()).decode()
+    values = [registry.password, token]
+    started = time.time()
+
+    watch = CommandLineWatch(values)
+    try:
+        first = run_invoke("smoke", "--config", str(config), env=env)  # reads, then writes
+        second = run_invoke("build", "--config", str(config), env=env)  # reads what was written
+    finally:
+        watch.stop()
+        for found in docker_client.images.list(name=image):
+            docker_client.images.remove(found.id, force=True)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"cache: written to {registry.address}/team/app:buildcache" in first.stdout
+    assert watch.samples > 10 and watch.seen == [], "a secret on a command line"
+    output = first.stdout + first.stderr + second.stdout + second.stderr
+    assert [v[:4] for v in values if v in output] == []
+    assert files_containing([state, tmp_path / "tmp", docker_config, project], values) == []
+    assert new_tmp_files_containing(started, values) == []
+    assert list((tmp_path / "tmp").iterdir()) == [], "the private docker config is gone"
+    assert (docker_config / "config.json").read_text() == '{"auths": {}}'
