@@ -28,6 +28,7 @@ STEP_OUTPUT_LINES = 20  # of a failing step, shown above the error
 _LINE = re.compile(r"^#(\d+) (.*)$")
 _STEP = re.compile(r"^\[(?:(\S+) )?(\d+)/(\d+)\] (.*)$")
 _OUTPUT = re.compile(r"^\d+\.\d+ (.*)$")
+_UNREAD_CACHE = re.compile(r"^ > importing cache manifest from (\S+):$")  # a warning block
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -64,7 +65,10 @@ class PlainProgress:
         line = redact(_ANSI.sub("", raw).rstrip("\r\n"))
         match = _LINE.match(line)
         if match is None:
-            if line.strip() and not line.startswith(("------", " > ")):
+            unread = _UNREAD_CACHE.match(line)
+            if unread:
+                self.log(f"cache: {unread[1]} could not be read: building without it")
+            elif line.strip() and not line.startswith(("------", " > ")):
                 self.tail = [*self.tail[-(STEP_OUTPUT_LINES - 1) :], line.strip()]
             return
         number, text = match[1], match[2]

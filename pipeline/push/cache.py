@@ -4,8 +4,10 @@ and the write itself — called by the runner only once the gates passed.
 ``build.cache: registry`` means the first push target's ``:buildcache`` tag, on the address
 the engine reaches it at (its endpoint); explicit ``from``/``to`` refs are used as written,
 with the credentials of the push target on the same registry host, if one is configured
-(else the CLI's own docker config). A pull request run reads the cache and never writes it:
-its code is not yet trusted, and what it built must not become another run's layers.
+(else the CLI's own docker config). A pull request run reads the cache anonymously and never
+writes it: its code is not yet trusted, so it gets no credential (as it gets none to push),
+and what it built must not become another run's layers. A cache BuildKit cannot read is a
+warning of its own; the build goes on without it.
 
 Writing, after the gates: with the 20.10 CLI's inline cache, the Dockerfile's own image
 (which carries the cache in its config) is pushed as the cache ref through the SDK, as the
@@ -67,9 +69,9 @@ def cache_plan(
     else:
         sources, destination = cache.sources, cache.destination
         targets = [resolve_target(config, image, environ) for config in registries]
-    if environ.get("GITHUB_EVENT_NAME") in PULL_REQUEST_EVENTS and destination:
-        log("cache: a pull request reads the cache and never writes it")
-        destination = None
+    if environ.get("GITHUB_EVENT_NAME") in PULL_REQUEST_EVENTS:
+        log("cache: a pull request reads the cache anonymously and never writes it")
+        return CachePlan(sources, None)
     refs = [r for r in (*sources, destination) if r and r != GHA]
     return CachePlan(sources, destination, _logins(refs, targets, environ, log))
 

@@ -75,7 +75,7 @@ def test_cache_written_after_the_gates_is_all_hits_on_a_fresh_engine(  # type: i
         pull_request = run_invoke("smoke", "--config", str(config),
                                   env={**env, "GITHUB_EVENT_NAME": "pull_request"})  # fmt: skip
         assert pull_request.returncode == 0, pull_request.stdout + pull_request.stderr
-        assert "cache: a pull request reads the cache and never writes it" in pull_request.stdout
+        assert "cache: a pull request reads the cache anonymously and never writes it" in pull_request.stdout
         failed = run_invoke("smoke", "--config", str(broken), env=env)
         assert failed.returncode == 1, failed.stdout + failed.stderr
         assert reader.tags("team/app") == [], "nothing written before the gates passed"

@@ -87,7 +87,8 @@ def test_a_pull_request_reads_and_never_writes() -> None:
 
     assert plan is not None and plan.destination is None
     assert plan.sources == ("127.0.0.1:5999/team/app:buildcache",)
-    assert lines == ["cache: a pull request reads the cache and never writes it"]
+    assert plan.logins == (), "a pull request gets no credential, for the cache neither"
+    assert lines == ["cache: a pull request reads the cache anonymously and never writes it"]
 
 
 def test_explicit_refs_get_the_credentials_of_the_target_on_their_host() -> None:

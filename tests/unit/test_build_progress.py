@@ -105,3 +105,14 @@ def test_a_failure_outside_any_step_is_the_clis_last_line() -> None:
 
     assert error.reason == 'error: failed to solve: no such image "x"'
     assert error.hint is None and error.details == ""
+
+
+def test_a_cache_that_cannot_be_read_is_a_warning_line() -> None:
+    _, lines = read(
+        "#7 exporting to image\n#7 DONE 0.1s\n------\n"
+        " > importing cache manifest from 127.0.0.1:9/none/app:buildcache:\n------\n"
+    )
+
+    assert lines == [
+        "cache: 127.0.0.1:9/none/app:buildcache could not be read: building without it"
+    ]
