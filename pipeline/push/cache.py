@@ -39,6 +39,7 @@ from pipeline.build.settings import CacheConfig
 from pipeline.errors import PipelineError
 from pipeline.push.registries import resolve_target, target_credentials
 from pipeline.push.registries.base import Target, TargetConfig
+from pipeline.push.registry_server import embedded_registry
 from pipeline.push.stage import read_push_stream
 from pipeline.result import Log
 
@@ -68,12 +69,24 @@ def cache_plan(
         sources = (destination,)
     else:
         sources, destination = cache.sources, cache.destination
-        targets = [resolve_target(config, image, environ) for config in registries]
+        targets = _running_targets(registries, image, environ)
     if environ.get("GITHUB_EVENT_NAME") in PULL_REQUEST_EVENTS:
         log("cache: a pull request reads the cache anonymously and never writes it")
         return CachePlan(sources, None)
     refs = [r for r in (*sources, destination) if r and r != GHA]
     return CachePlan(sources, destination, _logins(refs, targets, environ, log))
+
+
+def _running_targets(
+    registries: Sequence[TargetConfig], image: str, environ: Mapping[str, str]
+) -> list[Target]:
+    """The targets an explicit ref may be on, to find its login — without starting the
+    embedded registry for that (a ``local`` target counts only while it runs)."""
+    return [
+        resolve_target(config, image, environ)
+        for config in registries
+        if config.kind != "local" or embedded_registry() is not None
+    ]
 
 
 def _logins(

@@ -75,7 +75,8 @@ def test_cache_written_after_the_gates_is_all_hits_on_a_fresh_engine(  # type: i
         pull_request = run_invoke("smoke", "--config", str(config),
                                   env={**env, "GITHUB_EVENT_NAME": "pull_request"})  # fmt: skip
         assert pull_request.returncode == 0, pull_request.stdout + pull_request.stderr
-        assert "cache: a pull request reads the cache anonymously and never writes it" in pull_request.stdout
+        read_only = "cache: a pull request reads the cache anonymously and never writes it"
+        assert read_only in pull_request.stdout
         failed = run_invoke("smoke", "--config", str(broken), env=env)
         assert failed.returncode == 1, failed.stdout + failed.stderr
         assert reader.tags("team/app") == [], "nothing written before the gates passed"
@@ -130,6 +131,7 @@ def test_classic_backend_with_a_cache_builds_without_it_and_says_so(tmp_path, do
         assert "cache: the classic builder cannot use build.cache: building without it" in (
             result.stdout
         )
+        assert not (tmp_path / "registry").exists(), "explicit refs start no embedded registry"
     finally:
         for found in docker_client.images.list(name=image):
             docker_client.images.remove(found.id, force=True)

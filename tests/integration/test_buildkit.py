@@ -107,7 +107,8 @@ def test_node_app_builds_with_both_backends_and_unchanged_runs_are_one_image(  #
     assert int(done) == int(total) - unbuilt, f"every step is a cache hit: {summaries[-1]}"
     inspected = docker_client.api.inspect_image(ids[0])
     labels = inspected["Config"]["Labels"]
-    assert labels["org.opencontainers.image.revision"] and labels["org.opencontainers.image.created"]
+    assert labels["org.opencontainers.image.revision"]
+    assert labels["org.opencontainers.image.created"]
     assert {tag.rsplit(":", 1)[1] for tag in inspected["RepoTags"]} >= {"test"}
     assert report["base_image"] == "hoist-offline/node:bookworm"
 
