@@ -4,9 +4,10 @@ docker-py cannot drive BuildKit (docker-py issue 2230), so a BuildKit build goes
 docker CLI — and not every CLI can: one with the ``buildx`` plugin can, and so can a 20.10 to
 22.x CLI with BuildKit built in (``DOCKER_BUILDKIT=1``); a 23+ CLI without buildx fails
 ("buildx component is missing or broken"). Which is which is asked of each CLI (``buildx
-version``, ``--version``), never guessed from a path: every ``docker`` on PATH, then
-``/usr/bin/docker`` (where Debian's docker.io puts its 20.10 CLI, often behind a newer client
-first on PATH). ``HOIST_DOCKER_CLI=/path/to/docker`` makes that one CLI the only candidate.
+version`` and ``--version``, all at once), never guessed from a path: every ``docker`` on
+PATH, then ``/usr/bin/docker`` (where Debian's docker.io puts its 20.10 CLI, often behind a
+newer client first on PATH). ``HOIST_DOCKER_CLI=/path/to/docker`` makes that one CLI the only
+candidate.
 
 ``build.backend: auto`` takes BuildKit when a capable CLI is found and the classic builder
 otherwise; ``buildkit`` without one is a usage error, and so is ``classic`` with what only
@@ -20,6 +21,7 @@ import os
 import re
 import subprocess
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,10 @@ CLI_ENV = "HOIST_DOCKER_CLI"
 FALLBACK_CLIS = ("/usr/bin/docker",)
 BUILTIN_BUILDKIT = ((20, 10), (23, 0))  # CLI versions with BuildKit built in: [from, to)
 PROBE_SECONDS = 15.0
+BUILDX_VERSION = ("buildx", "version")
+CLI_VERSION = ("--version",)
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+_Answer = tuple[int, str] | None  # exit code and output, or None: it did not run
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,16 @@ def _refuse_secrets_without_buildkit(build: BuildConfig, why: str) -> None:
 def find_cli(environ: Mapping[str, str]) -> tuple[BuildkitCli | None, list[str]]:
     """The first capable CLI (any with buildx before any with built-in BuildKit), and what
     each candidate turned out to be, for the error line when none can."""
-    probed = [(path, _probe(path, environ)) for path in candidates(environ)]
+    paths = candidates(environ)
+    with ThreadPoolExecutor(max_workers=max(2 * len(paths), 1)) as pool:  # ~0.1-0.2 s each
+        asked = {
+            (path, args): pool.submit(_ask, path, list(args), environ)
+            for path in paths
+            for args in (BUILDX_VERSION, CLI_VERSION)
+        }
+        answers = {key: future.result() for key, future in asked.items()}
+    probed = [(path, _judge(path, answers[path, BUILDX_VERSION], answers[path, CLI_VERSION]))
+              for path in paths]  # fmt: skip
     for want_buildx in (True, False):
         for _, found in probed:
             if isinstance(found, BuildkitCli) and found.buildx == want_buildx:
@@ -117,16 +131,15 @@ def candidates(environ: Mapping[str, str]) -> list[str]:
     return list(found.values())
 
 
-def _probe(path: str, environ: Mapping[str, str]) -> BuildkitCli | str:
-    """What the CLI at ``path`` can do: a ``BuildkitCli``, or why it cannot (for the error)."""
-    buildx = _ask(path, ["buildx", "version"], environ)
+def _judge(path: str, buildx: _Answer, cli: _Answer) -> BuildkitCli | str:
+    """What the CLI at ``path`` can do, from its answers: a ``BuildkitCli``, or why it cannot
+    (for the error line)."""
     if buildx is not None and buildx[0] == 0:
         version = _VERSION.search(buildx[1])
         return BuildkitCli(path, version[0] if version else "unknown", buildx=True)
-    answer = _ask(path, ["--version"], environ)
-    if answer is None or answer[0] != 0:
+    if cli is None or cli[0] != 0:
         return "does not run"
-    version = _VERSION.search(answer[1])
+    version = _VERSION.search(cli[1])
     if version is None:
         return "says no version"
     number = (int(version[1]), int(version[2]))
@@ -136,7 +149,7 @@ def _probe(path: str, environ: Mapping[str, str]) -> BuildkitCli | str:
     return f"{version[0]} without buildx"
 
 
-def _ask(path: str, args: list[str], environ: Mapping[str, str]) -> tuple[int, str] | None:
+def _ask(path: str, args: list[str], environ: Mapping[str, str]) -> _Answer:
     try:
         done = subprocess.run(
             [path, *args],
