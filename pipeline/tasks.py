@@ -1,12 +1,14 @@
 """hoist's Invoke tasks: parse flags, call ``pipeline``, print. No pipeline logic lives here.
 
-    invoke ci                 lint -> build -> smoke -> push (the whole pipeline)
-    invoke lint | build | smoke | push
-    invoke base-image         offline stand-in for the Dockerfile's base image
-    invoke registry.up | registry.down
-    invoke login | logout     store / remove registry credentials as docker login does
-    invoke deploy | rollback | status --host ssh://user@server   run the pushed digest there
-    invoke --help TASK        what a task does and its flags
+The same collection is ``invoke`` in a checkout and the installed ``hoist`` command:
+
+    hoist ci                  lint -> build -> smoke -> push (the whole pipeline)
+    hoist lint | build | smoke | push
+    hoist base-image          offline stand-in for the Dockerfile's base image
+    hoist registry.up | registry.down
+    hoist login | logout      store / remove registry credentials as docker login does
+    hoist deploy | rollback | status --host ssh://user@server   run the pushed digest there
+    hoist --help TASK         what a task does and its flags
 
 Every task takes ``--config PATH`` (default ./pipeline.yaml), so any app directory with a
 Dockerfile and a pipeline.yaml can be run through the same pipeline.
@@ -15,8 +17,9 @@ Dockerfile and a pipeline.yaml can be run through the same pipeline.
 from __future__ import annotations
 
 import os
+from importlib.metadata import version
 
-from invoke import Collection, task
+from invoke import Collection, Program, task
 
 from pipeline.cli import say, task_session
 
@@ -340,3 +343,7 @@ ns = Collection(lint, build, smoke, push, ci, tags, release, base_image, login, 
 ns.add_task(deploy)
 ns.add_task(rollback)
 ns.add_task(status)
+
+# The installed `hoist` command (pyproject.toml's console script): invoke's own Program, so
+# flags, help, output and exit codes are those of `invoke TASK` in a checkout.
+program = Program(namespace=ns, name="hoist", binary="hoist", version=version("hoist"))

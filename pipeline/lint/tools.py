@@ -25,7 +25,10 @@ def find_tool(name: str) -> str:
         return str(beside)
     found = shutil.which(name)
     if not found:
-        raise PipelineError(f"{name} is not installed", hint="run `make setup`")
+        raise PipelineError(
+            f"{name} is not installed",
+            hint="it is installed with hoist: reinstall hoist (in hoist's checkout: make setup)",
+        )
     return found
 
 
