@@ -7,11 +7,13 @@ and what to do, and the core dependencies are fixed. Each stage package parses i
 typo never silently falls back to a default.
 
 Paths in the file are relative to the file's own directory, so ``invoke ci --config
-other-app/pipeline.yaml`` works from anywhere.
+other-app/pipeline.yaml`` works from anywhere; without ``--config`` the nearest pipeline.yaml
+from the current directory up is used, as git finds its repository.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from pipeline.deploy.settings import (
 )
 from pipeline.errors import ConfigError
 from pipeline.lint.settings import LintConfig, parse_lint
+from pipeline.paths import find_config, use_project
 from pipeline.push.registries.base import TargetConfig
 from pipeline.push.settings import parse_registries
 from pipeline.smoke.settings import SmokeConfig, parse_smoke
@@ -61,14 +64,38 @@ class PipelineConfig:
         return Deployment(env, self.image, targets, checks, self.path)
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG) -> PipelineConfig:
-    """Read and validate a pipeline.yaml; every problem is a ``ConfigError`` (exit code 2)."""
-    config_path = Path(path).absolute()
-    source = str(path)
-    if config_path.is_dir():
-        config_path = config_path / DEFAULT_CONFIG
-        source = str(Path(path) / DEFAULT_CONFIG)
+def open_project(path: str | Path | None) -> PipelineConfig:
+    """The pipeline.yaml a task runs (``--config``, else the nearest one), with this process's
+    state (``.hoist/``) kept beside it."""
+    config = load_config(path)
+    use_project(config.root)
+    return config
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """Read and validate a pipeline.yaml (None: the nearest one from the current directory
+    up); every problem is a ``ConfigError`` (exit code 2)."""
+    if path is None:
+        config_path = _nearest_config()
+        source = os.path.relpath(config_path)  # how errors name it: ../pipeline.yaml
+    else:
+        config_path, source = Path(path).absolute(), str(path)
+        if config_path.is_dir():
+            config_path = config_path / DEFAULT_CONFIG
+            source = str(Path(path) / DEFAULT_CONFIG)
     return parse_config(read_yaml(config_path, source), config_path, source)
+
+
+def _nearest_config() -> Path:
+    found = find_config(Path.cwd())
+    if found is None:
+        raise ConfigError(
+            DEFAULT_CONFIG,
+            None,
+            f"not found in {Path.cwd()} or any directory above it",
+            hint="run hoist inside your project, or pass --config PATH",
+        )
+    return found
 
 
 def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:

@@ -10,8 +10,10 @@ The same collection is ``invoke`` in a checkout and the installed ``hoist`` comm
     hoist deploy | rollback | status --host ssh://user@server   run the pushed digest there
     hoist --help TASK         what a task does and its flags
 
-Every task takes ``--config PATH`` (default ./pipeline.yaml), so any app directory with a
-Dockerfile and a pipeline.yaml can be run through the same pipeline.
+Every task takes ``--config PATH`` (default: the nearest pipeline.yaml from the current
+directory up, as git finds its repository), so any app directory with a Dockerfile and a
+pipeline.yaml can be run through the same pipeline; its state (``.hoist/``) is kept beside that
+file.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from invoke import Collection, Program, task
 
 from pipeline.cli import say, task_session
 
-CONFIG_HELP = "pipeline.yaml to use (default: ./pipeline.yaml); paths in it are relative to it"
+CONFIG_HELP = (
+    "pipeline.yaml to use (default: the nearest one from here up); paths in it are relative to it"
+)
 TO_HELP = "comma-separated target names or kinds to push to (default: every configured target)"
 SARIF_HELP = "also write the lint findings as SARIF 2.1.0 to PATH (for GitHub code scanning)"
 JUNIT_HELP = "write the smoke check results as JUnit XML to PATH (default: .hoist/reports/)"
@@ -40,13 +44,13 @@ def _run(  # type: ignore[no-untyped-def]
     """Run some stages of the pipeline and end with the summary table and the report path."""
     from pipeline.output.github import output_for
     from pipeline.paths import state_dir
-    from pipeline.project import load_config
+    from pipeline.project import open_project
     from pipeline.report import write_report
     from pipeline.run import Runner, RunOptions
 
     output = output_for(os.environ)
     with task_session():
-        config = load_config(config_path)
+        config = open_project(config_path or None)
         options = RunOptions(
             stages=stages,
             targets=tuple(t.strip() for t in to.split(",") if t.strip()),
@@ -72,20 +76,20 @@ def _run(  # type: ignore[no-untyped-def]
 
 
 @task(help={"config": CONFIG_HELP, "sarif": SARIF_HELP})
-def lint(c, config="pipeline.yaml", sarif=""):  # type: ignore[no-untyped-def]
+def lint(c, config="", sarif=""):  # type: ignore[no-untyped-def]
     """Lint the Dockerfile (hadolint), the app (eslint), Python (ruff) and GitHub workflows
     (zizmor, workflow schema); one findings list, optionally as SARIF."""
     _run(config, ("lint",), sarif=sarif)
 
 
 @task(help={"config": CONFIG_HELP})
-def build(c, config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+def build(c, config=""):  # type: ignore[no-untyped-def]
     """Build the image with its tags and OCI labels; prints image id and size."""
     _run(config, ("build",))
 
 
 @task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP})
-def smoke(c, config="pipeline.yaml", junit=""):  # type: ignore[no-untyped-def]
+def smoke(c, config="", junit=""):  # type: ignore[no-untyped-def]
     """Build, then check the image: policy, structure tests, and the running service on
     127.0.0.1 (readiness, HTTP checks, graceful stop); containers are removed."""
     _run(config, ("build", "smoke"), junit=junit)
@@ -98,7 +102,7 @@ def smoke(c, config="pipeline.yaml", junit=""):  # type: ignore[no-untyped-def]
         "skip-smoke": "push without the smoke gate (recorded in the summary and an image label)",
     }
 )
-def push(c, config="pipeline.yaml", to="", skip_smoke=False):  # type: ignore[no-untyped-def]
+def push(c, config="", to="", skip_smoke=False):  # type: ignore[no-untyped-def]
     """Push to the configured registries — only after lint, build and smoke pass in this run."""
     _run(config, ("lint", "build", "smoke", "push"), to=to, skip_smoke=skip_smoke)
 
@@ -112,7 +116,7 @@ def push(c, config="pipeline.yaml", to="", skip_smoke=False):  # type: ignore[no
         "junit": JUNIT_HELP,
     }
 )
-def ci(c, config="pipeline.yaml", to="", skip_smoke=False, sarif="", junit=""):  # type: ignore[no-untyped-def]
+def ci(c, config="", to="", skip_smoke=False, sarif="", junit=""):  # type: ignore[no-untyped-def]
     """The whole pipeline: lint -> build -> smoke -> push, stopping at the first failure."""
     stages = ("lint", "build", "smoke", "push")
     _run(config, stages, to=to, skip_smoke=skip_smoke, sarif=sarif, junit=junit)
@@ -125,14 +129,14 @@ def ci(c, config="pipeline.yaml", to="", skip_smoke=False, sarif="", junit=""): 
         "force": "rebuild the stand-in even if it exists",
     },
 )
-def base_image(c, config="pipeline.yaml", force=False):  # type: ignore[no-untyped-def]
+def base_image(c, config="", force=False):  # type: ignore[no-untyped-def]
     """Build an offline stand-in for the Dockerfile's base image when it cannot be pulled."""
     from pipeline.build import base_image as base
     from pipeline.engine import docker_client
-    from pipeline.project import load_config
+    from pipeline.project import open_project
 
     with task_session():
-        cfg = load_config(config)
+        cfg = open_project(config or None)
         client = docker_client()
         configured = cfg.build.args.get(cfg.build.base_arg) or base.declared_base(
             cfg.build.dockerfile, cfg.build.base_arg
@@ -162,20 +166,20 @@ def base_image(c, config="pipeline.yaml", force=False):  # type: ignore[no-untyp
         "flavor": "a metadata-action flavor line, e.g. latest=false (repeatable)",
     },
 )
-def tags(c, config="pipeline.yaml", json=False, image=None, tag=None, flavor=None):  # type: ignore[no-untyped-def]
+def tags(c, config="", json=False, image=None, tag=None, flavor=None):  # type: ignore[no-untyped-def]
     """Show the version, tags and OCI labels this repository state gets (metadata-action rules).
 
     GITHUB_* variables are honoured when set, also outside Actions, to replay a CI context.
     """
     import json as json_module
 
-    from pipeline.project import load_config
+    from pipeline.project import open_project
     from pipeline.push.names import image_names
     from pipeline.tags.images import image_references
     from pipeline.tags.metadata import image_metadata
 
     with task_session():
-        cfg = load_config(config)
+        cfg = open_project(config or None)
         meta = image_metadata(
             cfg.metadata, cfg.root, os.environ, rules=tag or None, flavor=flavor or None
         )
@@ -244,16 +248,16 @@ LOGIN_TO_HELP = "comma-separated target names or kinds (default: every configure
 
 
 def _login_targets(config: str, to: str):  # type: ignore[no-untyped-def]
-    from pipeline.project import load_config
+    from pipeline.project import open_project
     from pipeline.push.registries import select_targets
 
-    cfg = load_config(config)
+    cfg = open_project(config or None)
     wanted = tuple(t.strip() for t in to.split(",") if t.strip())
     return select_targets(cfg.registries, wanted, cfg.image, os.environ, cfg.path.name)
 
 
 @task(help={"config": CONFIG_HELP, "to": LOGIN_TO_HELP})
-def login(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
+def login(c, config="", to=""):  # type: ignore[no-untyped-def]
     """Check each target's credentials with its registry, then store them like `docker login`."""
     from invoke.exceptions import Exit
 
@@ -273,7 +277,7 @@ def login(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
 
 
 @task(help={"config": CONFIG_HELP, "to": LOGIN_TO_HELP})
-def logout(c, config="pipeline.yaml", to=""):  # type: ignore[no-untyped-def]
+def logout(c, config="", to=""):  # type: ignore[no-untyped-def]
     """Remove the stored docker credentials of each target's registry, as `docker logout` does."""
     from pipeline.push import login as registry_login
 
@@ -295,13 +299,13 @@ DEPLOY_HELP = {
     help={**DEPLOY_HELP, "digest": "sha256:... to deploy (default: what the last run pushed)"},
     auto_shortflags=False,
 )
-def deploy(c, host="", env="", digest="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+def deploy(c, host="", env="", digest="", config=""):  # type: ignore[no-untyped-def]
     """Run the pushed digest on a server: prove it on a temporary port, switch, keep the old one."""
     from pipeline.deploy.stage import render_deploy, run_deploy
-    from pipeline.project import load_config
+    from pipeline.project import open_project
 
     with task_session():
-        deployment = load_config(config).deployment(env or None)
+        deployment = open_project(config or None).deployment(env or None)
         result = run_deploy(
             deployment, host=host or None, digest=digest or None, environ=os.environ, log=say
         )
@@ -309,26 +313,26 @@ def deploy(c, host="", env="", digest="", config="pipeline.yaml"):  # type: igno
 
 
 @task(help=DEPLOY_HELP, auto_shortflags=False)
-def rollback(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+def rollback(c, host="", env="", config=""):  # type: ignore[no-untyped-def]
     """Swap the server back to NAME-previous, checked (a second rollback goes forward again)."""
     from pipeline.deploy.stage import run_rollback
-    from pipeline.project import load_config
+    from pipeline.project import open_project
 
     with task_session():
-        deployment = load_config(config).deployment(env or None)
+        deployment = open_project(config or None).deployment(env or None)
         run_rollback(deployment, host=host or None, environ=os.environ, log=say)
 
 
 @task(help=DEPLOY_HELP, auto_shortflags=False)
-def status(c, host="", env="", config="pipeline.yaml"):  # type: ignore[no-untyped-def]
+def status(c, host="", env="", config=""):  # type: ignore[no-untyped-def]
     """What runs on the server: digest, revision, since when, health (exit 1 if not healthy)."""
     from invoke.exceptions import Exit
 
     from pipeline.deploy.stage import run_status
-    from pipeline.project import load_config
+    from pipeline.project import open_project
 
     with task_session():
-        deployment = load_config(config).deployment(env or None)
+        deployment = open_project(config or None).deployment(env or None)
         text, healthy = run_status(deployment, host=host or None, environ=os.environ)
         say(text)
     if not healthy:
