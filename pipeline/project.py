@@ -14,7 +14,8 @@ from the current directory up is used, as git finds its repository.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from pipeline.errors import ConfigError
 from pipeline.lint.settings import LintConfig, parse_lint
 from pipeline.paths import find_config, use_project
 from pipeline.push.registries.base import TargetConfig
-from pipeline.push.settings import parse_registries
+from pipeline.push.settings import default_registries, parse_registries
 from pipeline.smoke.settings import SmokeConfig, parse_smoke
 from pipeline.tags.settings import MetadataConfig, parse_metadata
 
@@ -50,10 +51,30 @@ class PipelineConfig:
     smoke: SmokeConfig
     registries: list[TargetConfig]
     deploy: dict[str, DeployEnvironment] = field(default_factory=dict)
+    registries_given: bool = True  # False: no registries: in the file, see in_environment
 
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    def in_environment(self, environ: Mapping[str, str]) -> PipelineConfig:
+        """This configuration as a run in ``environ`` uses it: without ``registries:`` the
+        targets are that environment's default (GHCR in GitHub Actions: ``default_registries``),
+        and a deploy environment's ``registry`` must name one of them."""
+        if self.registries_given:
+            return self
+        targets = default_registries(environ)
+        names = [t.name for t in targets]
+        for env in self.deploy.values():
+            if env.registry is not None and env.registry not in names:
+                raise ConfigError(
+                    self.path.name,
+                    f"deploy.{env.name}.registry",
+                    f"no push target named {env.registry!r}: with no registries: listed, "
+                    f"this run pushes to {', '.join(names)}",
+                    hint="list the target under registries:",
+                )
+        return replace(self, registries=targets)
 
     def deployment(self, env_name: str | None) -> Deployment:
         """``--env NAME`` (or the only environment, or the defaults) with what deploy needs
@@ -64,10 +85,10 @@ class PipelineConfig:
         return Deployment(env, self.image, targets, checks, self.path)
 
 
-def open_project(path: str | Path | None) -> PipelineConfig:
-    """The pipeline.yaml a task runs (``--config``, else the nearest one), with this process's
-    state (``.hoist/``) kept beside it."""
-    config = load_config(path)
+def open_project(path: str | Path | None, environ: Mapping[str, str]) -> PipelineConfig:
+    """The pipeline.yaml a task runs (``--config``, else the nearest one) as ``environ`` uses
+    it (``in_environment``), with this process's state (``.hoist/``) kept beside it."""
+    config = load_config(path).in_environment(environ)
     use_project(config.root)
     return config
 
@@ -108,6 +129,7 @@ def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
     image = _image_name(top)
     smoke = parse_smoke(top, root)
     registries = parse_registries(top)
+    given = top.data.get("registries") is not None
     return PipelineConfig(
         path=config_path,
         image=image,
@@ -116,7 +138,9 @@ def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
         lint=parse_lint(top),
         smoke=smoke,
         registries=registries,
-        deploy=parse_deploy(top, root, image, smoke, registries),
+        # without registries: the targets are known only in the run (in_environment checks)
+        deploy=parse_deploy(top, root, image, smoke, registries if given else []),
+        registries_given=given,
     )
 
 

@@ -50,7 +50,7 @@ def _run(  # type: ignore[no-untyped-def]
 
     output = output_for(os.environ)
     with task_session():
-        config = open_project(config_path or None)
+        config = open_project(config_path or None, os.environ)
         options = RunOptions(
             stages=stages,
             targets=tuple(t.strip() for t in to.split(",") if t.strip()),
@@ -136,7 +136,7 @@ def base_image(c, config="", force=False):  # type: ignore[no-untyped-def]
     from pipeline.project import open_project
 
     with task_session():
-        cfg = open_project(config or None)
+        cfg = open_project(config or None, os.environ)
         client = docker_client()
         configured = cfg.build.args.get(cfg.build.base_arg) or base.declared_base(
             cfg.build.dockerfile, cfg.build.base_arg
@@ -179,7 +179,7 @@ def tags(c, config="", json=False, image=None, tag=None, flavor=None):  # type: 
     from pipeline.tags.metadata import image_metadata
 
     with task_session():
-        cfg = open_project(config or None)
+        cfg = open_project(config or None, os.environ)
         meta = image_metadata(
             cfg.metadata, cfg.root, os.environ, rules=tag or None, flavor=flavor or None
         )
@@ -251,7 +251,7 @@ def _login_targets(config: str, to: str):  # type: ignore[no-untyped-def]
     from pipeline.project import open_project
     from pipeline.push.registries import select_targets
 
-    cfg = open_project(config or None)
+    cfg = open_project(config or None, os.environ)
     wanted = tuple(t.strip() for t in to.split(",") if t.strip())
     return select_targets(cfg.registries, wanted, cfg.image, os.environ, cfg.path.name)
 
@@ -305,7 +305,7 @@ def deploy(c, host="", env="", digest="", config=""):  # type: ignore[no-untyped
     from pipeline.project import open_project
 
     with task_session():
-        deployment = open_project(config or None).deployment(env or None)
+        deployment = open_project(config or None, os.environ).deployment(env or None)
         result = run_deploy(
             deployment, host=host or None, digest=digest or None, environ=os.environ, log=say
         )
@@ -319,7 +319,7 @@ def rollback(c, host="", env="", config=""):  # type: ignore[no-untyped-def]
     from pipeline.project import open_project
 
     with task_session():
-        deployment = open_project(config or None).deployment(env or None)
+        deployment = open_project(config or None, os.environ).deployment(env or None)
         run_rollback(deployment, host=host or None, environ=os.environ, log=say)
 
 
@@ -332,7 +332,7 @@ def status(c, host="", env="", config=""):  # type: ignore[no-untyped-def]
     from pipeline.project import open_project
 
     with task_session():
-        deployment = open_project(config or None).deployment(env or None)
+        deployment = open_project(config or None, os.environ).deployment(env or None)
         text, healthy = run_status(deployment, host=host or None, environ=os.environ)
         say(text)
     if not healthy:

@@ -80,7 +80,7 @@ def test_state_is_kept_beside_the_pipeline_yaml_a_task_runs(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # like `hoist ci --config ../service/pipeline.yaml`
-    open_project(app / "pipeline.yaml")
+    open_project(app / "pipeline.yaml", {})
     assert paths.state_dir() == app / ".hoist"
     assert not paths.state_dir().is_relative_to(CHECKOUT)
 
@@ -100,5 +100,5 @@ def test_hoist_state_dir_still_wins(
     app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOIST_STATE_DIR", str(tmp_path / "chosen"))
-    open_project(app)
+    open_project(app, {})
     assert paths.state_dir() == tmp_path / "chosen"
