@@ -225,8 +225,9 @@ def _container(section: Fields, image: str) -> str:
 
 
 def _registry(section: Fields, registries: list[TargetConfig]) -> str | None:
+    """A push target's name (none listed: the run's default targets, checked in the run)."""
     registry = section.text("registry")
-    if registry is not None and registry not in {t.name for t in registries}:
+    if registry is not None and registries and registry not in {t.name for t in registries}:
         raise section.error(
             "registry",
             f"no push target named {registry!r}",
