@@ -251,8 +251,8 @@ def test_dockerignore_keeps_env_files_and_git_out_of_the_image(  # type: ignore[
 
 SECRET_DOCKERFILE = """\
 FROM hoist-offline/python:bookworm
-RUN --mount=type=secret,id=token --mount=type=secret,id=npmrc \\
-    sha256sum /run/secrets/token /run/secrets/npmrc | cut -d' ' -f1 > /secrets.sha256 \\
+RUN --mount=type=secret,id=token --mount=type=secret,id=npmrc echo {marker} \\
+ && sha256sum /run/secrets/token /run/secrets/npmrc | cut -d' ' -f1 > /secrets.sha256 \\
  && cat /run/secrets/token | wc -c
 WORKDIR /srv
 COPY index.html ./
@@ -271,7 +271,9 @@ def test_buildkit_build_secrets_reach_the_step_and_nothing_else(  # type: ignore
     npmrc = "//registry.npmjs.org/:_authToken=npm_" + secrets.token_hex(18)
     secret_file = tmp_path / "ci-npmrc"
     secret_file.write_text(npmrc)
-    project = make_service_project(tmp_path / "project", files={"Dockerfile": SECRET_DOCKERFILE})
+    # a secret's value is not part of BuildKit's cache key: a new marker makes the step run
+    dockerfile = SECRET_DOCKERFILE.replace("{marker}", secrets.token_hex(8))
+    project = make_service_project(tmp_path / "project", files={"Dockerfile": dockerfile})
     sources = {"token": {"env": "BUILD_TOKEN"}, "npmrc": {"file": str(secret_file)}}
     build = {"context": "app", "backend": "buildkit", "secrets": sources}
     config = write_config(project, service_config(unique_image("bk-secret"), build=build))
