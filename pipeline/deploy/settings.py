@@ -67,6 +67,8 @@ class DeployEnvironment:
     the app is told its port through ``port_env`` (``PORT``) and the new version is first
     checked on ``probe_port``. Any other network publishes ``ports`` and checks the new version
     on a random 127.0.0.1 port the engine picks.
+
+    ``engine`` says how the release runs: ``container``, one container on one server.
     """
 
     name: str
@@ -84,6 +86,7 @@ class DeployEnvironment:
     memory: int | None = None
     cpus: float | None = None
     stop_timeout: int = 10
+    engine: str = "container"
 
     @property
     def port(self) -> PortMapping:

@@ -30,7 +30,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -65,6 +65,27 @@ class DeployResult:
     outage_seconds: float | None = None  # None on a first deploy: nothing was serving
     to_healthy_seconds: float = 0.0
     checks: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        outage = (
+            f"{self.outage_seconds:.2f} s"
+            if self.outage_seconds is not None
+            else "none (first deploy)"
+        )
+        return "\n".join(
+            [
+                f"deployed {self.environment} on {self.host}: {self.container} runs "
+                f"{self.repository}@{self.digest}",
+                f"  revision {self.revision or 'unknown'}; previous {short(self.previous_digest)}",
+                f"  pull {self.pull_seconds:.1f} s, new version proven in "
+                f"{self.candidate_seconds:.2f} s, old stopped in {self.stop_seconds:.2f} s",
+                f"  time to healthy new version: {self.to_healthy_seconds:.1f} s; "
+                f"outage during switch: {outage}",
+            ]
+        )
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def new_run_id() -> str:
