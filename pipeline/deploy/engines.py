@@ -3,8 +3,9 @@
 Why an interface: ``invoke deploy | rollback | status`` ask the same three things whatever runs
 the app — run this digest, go back one step, say what runs — so the entry points in
 ``stage.py`` pick a target by ``deploy.ENV.engine`` and never look inside it. ``container``
-(one server's engine: ``container.py``) implements it; another engine is one more module with
-an opener listed in ``OPENERS``; nothing else changes.
+(one server's engine: ``container.py``) and ``swarm`` (a Docker Swarm manager: ``swarm.py``)
+implement it. A Kubernetes engine would be one more module with an opener listed in
+``OPENERS`` (and its settings next to ``swarm_settings.py``); nothing else changes.
 
 The division of work: ``stage.py`` checks everything local before a target is opened (the
 release — digest, push target, credentials — and the env file). A target contacts its
@@ -23,6 +24,7 @@ from pipeline.deploy.container import open_container
 from pipeline.deploy.release import Release
 from pipeline.deploy.settings import Deployment
 from pipeline.deploy.spec import AppEnvironment
+from pipeline.deploy.swarm import open_swarm
 from pipeline.push.registries import Credentials
 from pipeline.result import Log
 
@@ -59,7 +61,7 @@ class DeployTarget(Protocol):
 
 
 Opener = Callable[[Deployment, str | None, Mapping[str, str]], AbstractContextManager[Any]]
-OPENERS: dict[str, Opener] = {"container": open_container}
+OPENERS: dict[str, Opener] = {"container": open_container, "swarm": open_swarm}
 
 
 def open_target(

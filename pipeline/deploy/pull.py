@@ -1,9 +1,10 @@
 """Pull ``repository@digest`` on a server's engine with the push target's credentials.
 
-Why its own module: this is the check a deploy makes before anything changes on the server —
-the digest exists in the registry, the server reaches that registry, the credentials are
-accepted — and the pulled image's own configuration (its revision label, its HEALTHCHECK) is
-read from there, for any way of running it, not only the container switch.
+Why its own module: this is the check every deploy engine makes before anything changes on
+the server — the digest exists in the registry, the server reaches that registry, the
+credentials are accepted — and the pulled image's own configuration (its revision label, its
+HEALTHCHECK) is read from there. ``engine: container`` runs what it pulled; ``engine: swarm``
+pulls on the manager first for the same proof, then lets every node pull for itself.
 
 The credentials go with the pull request only (``auth_config``, the ``X-Registry-Auth``
 header): the engine uses them for that pull and keeps nothing.
