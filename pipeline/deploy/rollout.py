@@ -32,6 +32,7 @@ from pipeline.result import Log
 
 FAILED_STATES = frozenset(("failed", "rejected"))
 ENDED_STATES = frozenset(("failed", "rejected", "complete", "orphaned"))  # not stopped by swarm
+STOP_STATES = frozenset(("shutdown", "remove"))
 POLL_SECONDS = 0.5
 
 
@@ -70,8 +71,9 @@ class TaskRow:
 
     @property
     def stopping(self) -> bool:
-        """Swarm told it to stop and it has not yet."""
-        return self.desired != "running" and self.active
+        """Swarm told it to stop and it has not yet (``ready`` is a start-first task held
+        back until its old one stopped, not a stop)."""
+        return self.desired in STOP_STATES and self.active
 
 
 def task_rows(tasks: list[dict[str, Any]], nodes: Mapping[str, str], service: str) -> list[TaskRow]:

@@ -41,6 +41,8 @@ from pipeline.deploy.rollout import (
     Outcome,
     baseline,
     failed_task,
+    judge,
+    read_snapshot,
     stuck,
     watch,
     why_ended,
@@ -125,7 +127,7 @@ class SwarmTarget:
         except BaseException:
             log("hoist stopped watching; swarm goes on with the rollout (`invoke status` shows it)")
             raise
-        self._conclude(service_id, current, goal, outcome, log)
+        self._conclude(service_id, current, goal, outcome, before, log)
         result.rollout_seconds = outcome.seconds
         result.to_healthy_seconds = time.monotonic() - started
         result.tasks = [f"{r.name} on {r.node}: running" for r in outcome.snapshot.ready(goal)]
@@ -209,6 +211,7 @@ class SwarmTarget:
         current: dict[str, Any] | None,
         goal: Goal,
         outcome: Outcome,
+        before: Baseline,
         log: Log,
     ) -> None:
         """Clean up after the rollout; raise the one line that says what serves now."""
@@ -216,6 +219,8 @@ class SwarmTarget:
             self._prune(service_id)
             return
         restored = True
+        if outcome.verdict == "rolled_back" and current is not None:
+            restored = self._await_restored(service_id, current, before, log)
         if outcome.verdict == "timeout" and current is not None:
             log(f"the rollout did not finish in {outcome.seconds:.0f} s: asking swarm to roll back")
             _, undone = self._rollback_now(service_id, log)
@@ -226,6 +231,19 @@ class SwarmTarget:
         else:
             self._prune(service_id)
         raise self._failure(service_id, current, goal, outcome, restored)
+
+    def _await_restored(
+        self, service_id: str, current: dict[str, Any], before: Baseline, log: Log
+    ) -> bool:
+        """Swarm says "rollback completed" once it replaced the tasks; with stop-first the
+        previous version may not run yet, and "serves again" is only said once it does."""
+        back = spec_goal(current["Spec"], "previous", "rollback_completed")
+        if judge(read_snapshot(self.client, service_id, {}, before), back) == "done":
+            return True  # already serving: nothing more to watch
+        now = baseline(self.client, self.client.api.inspect_service(service_id))
+        seen_so_far = replace(now, update_started=before.update_started)
+        outcome = watch(self.client, service_id, back, seen_so_far, self._timeout, log)
+        return outcome.verdict == "done"
 
     def _failure(
         self,

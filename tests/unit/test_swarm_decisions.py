@@ -406,3 +406,9 @@ def test_progress_prints_each_task_change_and_the_count() -> None:
         "1/2 running new digest",
         "swarm: updating: update in progress",
     ]
+
+
+def test_a_start_first_task_held_back_is_not_told_to_stop() -> None:
+    held = task_rows([task(1, "pending", "new", desired="ready")], {}, "web")[0]
+    going = task_rows([task(1, "running", "old", desired="shutdown")], {}, "web")[0]
+    assert (held.stopping, going.stopping) == (False, True)
