@@ -301,7 +301,7 @@ DEPLOY_HELP = {
     auto_shortflags=False,
 )
 def deploy(c, host="", env="", digest="", config=""):  # type: ignore[no-untyped-def]
-    """Run the pushed digest on a server: prove it on a temporary port, switch, keep the old one."""
+    """Run the pushed digest: on a server (prove, switch, keep the old one) or a swarm (rolling)."""
     from pipeline.deploy.stage import render_deploy, run_deploy
     from pipeline.project import open_project
 
@@ -315,7 +315,7 @@ def deploy(c, host="", env="", digest="", config=""):  # type: ignore[no-untyped
 
 @task(help=DEPLOY_HELP, auto_shortflags=False)
 def rollback(c, host="", env="", config=""):  # type: ignore[no-untyped-def]
-    """Swap the server back to NAME-previous, checked (a second rollback goes forward again)."""
+    """Back one step: NAME-previous on a server, the previous spec on a swarm (checked/watched)."""
     from pipeline.deploy.stage import run_rollback
     from pipeline.project import open_project
 
