@@ -49,13 +49,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
 
 
 @pytest.fixture(scope="module")
-def digests(registry: RegistryServer) -> Iterator[dict[str, str]]:
-    from pipeline.engine import docker_client
-
-    client = docker_client()
+def digests(
+    registry: RegistryServer,
+    docker_client,
+    node_base: str,  # type: ignore[no-untyped-def]
+) -> Iterator[dict[str, str]]:
+    client = docker_client
     auth = {"username": registry.username, "password": registry.password}
     repository = f"{registry.address}/{PATH}"
-    pushed = build_and_push(client, repository, auth, "0" * 40)
+    pushed = build_and_push(client, node_base, repository, auth, "0" * 40)
     yield pushed
     for name in pushed:  # this module's tags; an image no other tag holds goes with its tag
         client.images.remove(f"{repository}:{name}")
