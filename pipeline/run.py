@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pipeline.attest.evidence import gather
 from pipeline.attest.material import load_signer
 from pipeline.attest.stage import attest_pushes
+from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.cache import CachePlan
 from pipeline.build.context import check_context
 from pipeline.build.stage import BuildResult, build_image
@@ -86,6 +87,7 @@ class Runner:
         self._client: docker.DockerClient | None = None
         self._built: BuildResult | None = None
         self._cache: CachePlan | None = None
+        self._backend: Backend | None = None
         self._metadata: Metadata | None = None
         self._skipped: set[str] = set()  # stages that ran but had nothing to check
         self._checked_targets: list[Target] | None = None
@@ -112,6 +114,7 @@ class Runner:
         """
         if "build" in self.options.stages:
             check_context(self.config.build.context, self.config.build.dockerfile)
+            self._backend = choose_backend(self.config.build, self.environ)
             self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
         if "push" in self.options.stages:
             self._targets_to_check()
@@ -280,8 +283,9 @@ class Runner:
             self.log,
         )  # fmt: skip
         built = build_image(
-            self.client, self.config.build, references, labels, self.log, self.environ, self._cache
-        )
+            self.client, self.config.build, references, labels, self.log, self.environ,
+            self._cache, self._backend,
+        )  # fmt: skip
         self._built = built
         self.report.labels = built.labels  # `created` is the reused image's when unchanged
         self.report.image_id = built.image_id
