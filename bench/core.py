@@ -43,7 +43,10 @@ STAGES = ("lint", "build", "smoke", "push")
 
 # What the user can ask for, and the runs that produce it: fan-out is the push of the cold
 # run (empty registries), re-push the push of the warm run (every layer already there).
-SCENARIOS = ("cold", "fanout", "warm", "repush", "incremental", "warm-full", "startup")
+SCENARIOS = (
+    "cold", "fanout", "warm", "repush", "incremental", "warm-full", "startup", "ci-cold",
+    "backends",
+)  # fmt: skip
 PRODUCED_BY = {
     "cold": "cold",
     "fanout": "cold",
@@ -52,8 +55,10 @@ PRODUCED_BY = {
     "incremental": "incremental",
     "warm-full": "warm-full",
     "startup": "startup",
+    "ci-cold": "ci-cold",
+    "backends": "backends",
 }
-RUN_ORDER = ("cold", "warm", "incremental", "warm-full", "startup")
+RUN_ORDER = ("cold", "warm", "incremental", "warm-full", "startup", "ci-cold", "backends")
 
 # hoist's smoke doing what the script's curl loop does: wait until ready, GET the health path
 # and match its body, remove the container. No policy, structure, extra requests or stop check.
@@ -166,7 +171,13 @@ class Workspace:
         for name, smoke in (("same", SAME_WORK_SMOKE), ("full", project_config["smoke"])):
             config = {
                 "image": IMAGES["hoist"],
-                "build": {"context": "app", "args": {"BASE_IMAGE": BASE_IMAGE}},
+                # the script's `docker build` is the classic builder: so is hoist's here
+                # (BuildKit against it is the `backends` scenario, bench/buildkit.py)
+                "build": {
+                    "context": "app",
+                    "args": {"BASE_IMAGE": BASE_IMAGE},
+                    "backend": "classic",
+                },  # fmt: skip
                 "metadata": {"tags": ["type=sha", "type=ref,event=branch"]},
                 "lint": {"hadolint": True, "eslint": True, "ruff": [], "workflows": False},
                 "smoke": smoke,
@@ -196,15 +207,24 @@ class Workspace:
 
     # --- the two sides -----------------------------------------------------------------------
 
-    def run_hoist(self, run: str, round_: int, config: str = "same", timed: bool = True) -> Sample:
+    def run_hoist(
+        self,
+        run: str,
+        round_: int,
+        config: str = "same",
+        timed: bool = True,
+        task: str = "ci",
+        extra_env: dict[str, str] | None = None,
+    ) -> Sample:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
         env.update(
             HOIST_STATE_DIR=str(self.state),
             REGISTRY_USERNAME=USERNAME,
             REGISTRY_PASSWORD=self.registries.password,
+            **(extra_env or {}),
         )
         command = [
-            str(INVOKE), "--search-root", str(REPO), "ci",
+            str(INVOKE), "--search-root", str(REPO), task,
             "--config", str(self.project / f"pipeline-{config}.yaml"),
         ]  # fmt: skip
         log = self._log_path(run, "hoist", round_, timed)
@@ -375,6 +395,7 @@ def _startup_round(repeat: int = 5) -> dict[str, list[float]]:
 
 
 def run_bench(options: Options) -> dict[str, Any]:
+    from bench import buildkit
     from pipeline.paths import state_dir
 
     runs = [r for r in RUN_ORDER if any(PRODUCED_BY[s] == r for s in options.scenarios)]
@@ -384,6 +405,7 @@ def run_bench(options: Options) -> dict[str, Any]:
     registries = Registries(root / "registries", options.registries, secrets.token_urlsafe(18))
     ws = Workspace(root, registries)
     samples: list[Sample] = []
+    builds: list[buildkit.BuildSample] = []
     startup: dict[str, list[float]] = {}
     say(f"bench: {options.rounds} round(s), {options.registries} registr(y/ies), runs: "
         f"{', '.join(runs)}; work dir {root}")  # fmt: skip
@@ -392,6 +414,7 @@ def run_bench(options: Options) -> dict[str, Any]:
         if any(r != "startup" for r in runs):
             registries.start()
             ws.create()
+            buildkit.write_configs(ws)
             say(f"registries: {' '.join(registries.addresses())}")
         for round_ in range(1, options.rounds + 1):
             order = SIDES if round_ % 2 else tuple(reversed(SIDES))
@@ -402,6 +425,14 @@ def run_bench(options: Options) -> dict[str, Any]:
                         startup.setdefault(name, []).extend(times)
                     say("  startup      " + "  ".join(
                         f"{n} {statistics.median(t):.3f}" for n, t in startup.items()))  # fmt: skip
+                elif run == "ci-cold":
+                    builds += buildkit.ci_cold_round(
+                        ws, round_, buildkit.sides_for(round_, buildkit.COLD_SIDES)
+                    )
+                elif run == "backends":
+                    builds += buildkit.backends_round(
+                        ws, round_, buildkit.sides_for(round_, buildkit.BACKENDS)
+                    )
                 else:
                     samples += _pipeline_round(ws, run, round_, order)
     finally:
@@ -411,7 +442,10 @@ def run_bench(options: Options) -> dict[str, Any]:
         finally:
             for path in (root / "registries", ws.project):
                 shutil.rmtree(path, ignore_errors=True)
-    return _results(options, samples, startup, time.monotonic() - started, ws.logs)
+    results = _results(options, samples, startup, time.monotonic() - started, ws.logs)
+    results["rows"] += buildkit.rows(builds)
+    results["build_samples"] = [asdict(b) for b in builds]
+    return results
 
 
 # --- results ----------------------------------------------------------------------------------

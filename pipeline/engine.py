@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import docker
@@ -19,9 +20,18 @@ if TYPE_CHECKING:
     import docker
 
 
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+
+def engine_host(environ: Mapping[str, str] = os.environ) -> str:
+    """The engine ``docker_client()`` talks to: what a docker CLI run beside the SDK (the
+    BuildKit build) is pointed at, so both reach the same engine whatever the CLI's context."""
+    return environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
 def docker_client(host: str | None = None, timeout: int = 300) -> docker.DockerClient:
     """A client for ``host`` (or ``$DOCKER_HOST``, or the local socket), checked with a ping."""
-    where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    where = host or engine_host()
     try:
         client = (
             docker.DockerClient(base_url=where, timeout=timeout)

@@ -7,12 +7,15 @@ and what to do, and the core dependencies are fixed. Each stage package parses i
 typo never silently falls back to a default.
 
 Paths in the file are relative to the file's own directory, so ``invoke ci --config
-other-app/pipeline.yaml`` works from anywhere.
+other-app/pipeline.yaml`` works from anywhere; without ``--config`` the nearest pipeline.yaml
+from the current directory up is used, as git finds its repository.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +33,9 @@ from pipeline.deploy.settings import (
 )
 from pipeline.errors import ConfigError
 from pipeline.lint.settings import LintConfig, parse_lint
+from pipeline.paths import find_config, use_project
 from pipeline.push.registries.base import TargetConfig
-from pipeline.push.settings import parse_registries
+from pipeline.push.settings import default_registries, parse_registries
 from pipeline.smoke.settings import SmokeConfig, parse_smoke
 from pipeline.tags.settings import MetadataConfig, parse_metadata
 
@@ -49,10 +53,30 @@ class PipelineConfig:
     registries: list[TargetConfig]
     deploy: dict[str, DeployEnvironment] = field(default_factory=dict)
     signing: SigningConfig | None = None
+    registries_given: bool = True  # False: no registries: in the file, see in_environment
 
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    def in_environment(self, environ: Mapping[str, str]) -> PipelineConfig:
+        """This configuration as a run in ``environ`` uses it: without ``registries:`` the
+        targets are that environment's default (GHCR in GitHub Actions: ``default_registries``),
+        and a deploy environment's ``registry`` must name one of them."""
+        if self.registries_given:
+            return self
+        targets = default_registries(environ)
+        names = [t.name for t in targets]
+        for env in self.deploy.values():
+            if env.registry is not None and env.registry not in names:
+                raise ConfigError(
+                    self.path.name,
+                    f"deploy.{env.name}.registry",
+                    f"no push target named {env.registry!r}: with no registries: listed, "
+                    f"this run pushes to {', '.join(names)}",
+                    hint="list the target under registries:",
+                )
+        return replace(self, registries=targets)
 
     def deployment(self, env_name: str | None) -> Deployment:
         """``--env NAME`` (or the only environment, or the defaults) with what deploy needs
@@ -63,14 +87,38 @@ class PipelineConfig:
         return Deployment(env, self.image, targets, checks, self.path, self.signing)
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG) -> PipelineConfig:
-    """Read and validate a pipeline.yaml; every problem is a ``ConfigError`` (exit code 2)."""
-    config_path = Path(path).absolute()
-    source = str(path)
-    if config_path.is_dir():
-        config_path = config_path / DEFAULT_CONFIG
-        source = str(Path(path) / DEFAULT_CONFIG)
+def open_project(path: str | Path | None, environ: Mapping[str, str]) -> PipelineConfig:
+    """The pipeline.yaml a task runs (``--config``, else the nearest one) as ``environ`` uses
+    it (``in_environment``), with this process's state (``.hoist/``) kept beside it."""
+    config = load_config(path).in_environment(environ)
+    use_project(config.root)
+    return config
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """Read and validate a pipeline.yaml (None: the nearest one from the current directory
+    up); every problem is a ``ConfigError`` (exit code 2)."""
+    if path is None:
+        config_path = _nearest_config()
+        source = os.path.relpath(config_path)  # how errors name it: ../pipeline.yaml
+    else:
+        config_path, source = Path(path).absolute(), str(path)
+        if config_path.is_dir():
+            config_path = config_path / DEFAULT_CONFIG
+            source = str(Path(path) / DEFAULT_CONFIG)
     return parse_config(read_yaml(config_path, source), config_path, source)
+
+
+def _nearest_config() -> Path:
+    found = find_config(Path.cwd())
+    if found is None:
+        raise ConfigError(
+            DEFAULT_CONFIG,
+            None,
+            f"not found in {Path.cwd()} or any directory above it",
+            hint="run hoist inside your project, or pass --config PATH",
+        )
+    return found
 
 
 def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
@@ -83,6 +131,7 @@ def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
     image = _image_name(top)
     smoke = parse_smoke(top, root)
     registries = parse_registries(top)
+    given = top.data.get("registries") is not None
     return PipelineConfig(
         path=config_path,
         image=image,
@@ -91,7 +140,9 @@ def parse_config(data: Any, config_path: Path, source: str) -> PipelineConfig:
         lint=parse_lint(top),
         smoke=smoke,
         registries=registries,
-        deploy=parse_deploy(top, root, image, smoke, registries),
+        # without registries: the targets are known only in the run (in_environment checks)
+        deploy=parse_deploy(top, root, image, smoke, registries if given else []),
+        registries_given=given,
         signing=parse_signing(top, root),
     )
 

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pipeline.attest.evidence import gather
 from pipeline.attest.material import load_signer
 from pipeline.attest.stage import attest_pushes
+from pipeline.build.backend import Backend, choose_backend
+from pipeline.build.cache import CachePlan
 from pipeline.build.context import check_context
 from pipeline.build.stage import BuildResult, build_image
 from pipeline.engine import docker_client
@@ -34,6 +36,7 @@ from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.stage import publish, run_lint
 from pipeline.project import PipelineConfig
+from pipeline.push.cache import cache_plan, write_cache
 from pipeline.push.registries.credential_check import CredentialCheck, Verdict
 from pipeline.push.registries.kinds import Target, check_targets, select_targets
 from pipeline.push.stage import push_all
@@ -83,6 +86,8 @@ class Runner:
         )
         self._client: docker.DockerClient | None = None
         self._built: BuildResult | None = None
+        self._cache: CachePlan | None = None
+        self._backend: Backend | None = None
         self._metadata: Metadata | None = None
         self._skipped: set[str] = set()  # stages that ran but had nothing to check
         self._checked_targets: list[Target] | None = None
@@ -109,6 +114,7 @@ class Runner:
         """
         if "build" in self.options.stages:
             check_context(self.config.build.context, self.config.build.dockerfile)
+            self._backend = choose_backend(self.config.build, self.environ)
             self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
         if "push" in self.options.stages:
             self._targets_to_check()
@@ -138,6 +144,8 @@ class Runner:
                 if stage in ("smoke", "push"):
                     self._await_credentials()
                 self._stage(stage, steps[stage])
+                if stage == "smoke":
+                    self._write_cache()
         finally:
             if self._credential_check is not None:  # the run stopped before it was awaited
                 self._credential_check.cancel()
@@ -270,7 +278,14 @@ class Runner:
             labels,
         )
         references = [f"{self.config.image}:{tag}" for tag in metadata.tags]
-        built = build_image(self.client, self.config.build, references, labels, self.log)
+        self._cache = cache_plan(
+            self.config.build.cache, self.config.registries, self.config.image, self.environ,
+            self.log,
+        )  # fmt: skip
+        built = build_image(
+            self.client, self.config.build, references, labels, self.log, self.environ,
+            self._cache, self._backend,
+        )  # fmt: skip
         self._built = built
         self.report.labels = built.labels  # `created` is the reused image's when unchanged
         self.report.image_id = built.image_id
@@ -281,6 +296,17 @@ class Runner:
             f"{built.image_id[7:19]} {human_size(built.size)} "
             f"(own layers {human_size(built.own_size)}{cache})"
         )
+
+    def _write_cache(self) -> None:
+        """The gates passed (every stage so far, smoke included): the build's layers may now
+        become the next run's cache. Never after a failed stage, never for a pull request."""
+        if self._built is None or self._built.cache_export is None or self._cache is None:
+            return
+        try:
+            write_cache(self.client, self._built.cache_export, self._cache, self.environ, self.log)
+        except (KeyboardInterrupt, Interrupted):
+            self.report.error = "interrupted while writing the build cache"
+            raise
 
     def _smoke(self) -> str:
         assert self._built is not None, "smoke runs after build"

@@ -1,17 +1,24 @@
 """The build stage: the image built from ``build.context`` with its labels and every tag.
 
-The classic builder (``build.classic``) does the work; this module decides the base image
+BuildKit through a docker CLI (``build.buildkit``) or the SDK's classic builder
+(``build.classic``) builds the Dockerfile's image, as ``build.backend`` decides; either way
+the labels and tags are added the same way afterwards. This module decides the base image
 (``build.base_image``: the configured one, or the offline stand-in), refuses bad input before
 anything is built (``build.context``, ``build.labels``) and returns a plain ``BuildResult``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import docker
 
+from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.base_image import BaseImage, resolve_base
+from pipeline.build.buildkit import buildkit_build
+from pipeline.build.cache import CacheExport, CachePlan, docker_config_with, read_flags, usable_with
 from pipeline.build.classic import apply_labels, run_build
 from pipeline.build.context import check_context
 from pipeline.build.labels import check_labels
@@ -29,6 +36,9 @@ class BuildResult:
     labels: dict[str, str] = field(default_factory=dict)
     cached_steps: int = 0
     steps: int = 0
+    backend: str = "classic"
+    content_id: str = ""  # the Dockerfile's own image, before the label step
+    cache_export: CacheExport | None = None  # how to write the cache once the gates passed
 
 
 def build_image(
@@ -37,26 +47,27 @@ def build_image(
     references: list[str],
     labels: dict[str, str],
     log: Log,
+    environ: Mapping[str, str] = os.environ,
+    cache: CachePlan | None = None,
+    backend: Backend | None = None,
 ) -> BuildResult:
-    """Build ``build.context`` and tag it with every reference in ``references``."""
+    """Build ``build.context`` and tag it with every reference in ``references``; with a
+    ``cache`` plan, read its layers (writing them is for after the gates: ``cache_export``);
+    ``backend`` is the one a run chose with its inputs, else ``build.backend``'s."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
+    backend = backend or choose_backend(build, environ)
+    log(f"building with {backend.describe()}")
+    if cache is not None and (unusable := usable_with(backend.cli, cache)):
+        log(f"cache: {unusable}")
+        cache = None
     base = resolve_base(
         client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
     )
     args = dict(build.args)
     if base.used:
         args[build.base_arg] = base.used
-    stream = client.api.build(
-        path=str(build.context),
-        dockerfile=str(build.dockerfile.relative_to(build.context)),
-        buildargs=args,
-        target=build.target,
-        rm=True,
-        forcerm=True,
-        decode=True,
-    )
-    content, steps, cached = run_build(client, stream, log)
+    content, steps, cached = _build_content(client, backend, build, args, environ, log, cache)
     image_id, labels = apply_labels(client, content, labels, references[0], log)
     for reference in references:
         repository, tag = reference.rsplit(":", 1)
@@ -72,7 +83,43 @@ def build_image(
         labels=labels,
         cached_steps=cached,
         steps=steps,
+        backend=backend.name,
+        content_id=content,
+        cache_export=(
+            CacheExport(cache.destination, content, backend.cli, build, args)
+            if cache and cache.destination and backend.cli
+            else None
+        ),
     )
+
+
+def _build_content(
+    client: docker.DockerClient,
+    backend: Backend,
+    build: BuildConfig,
+    args: dict[str, str],
+    environ: Mapping[str, str],
+    log: Log,
+    cache: CachePlan | None,
+) -> tuple[str, int, int]:
+    """The Dockerfile's own image (no labels, no tags) from the chosen builder."""
+    if backend.cli is not None:
+        if cache is None:
+            return buildkit_build(backend.cli, build, args, (), environ, log)
+        log(f"cache: reading {', '.join(cache.sources)}")
+        flags = read_flags(backend.cli, cache)
+        with docker_config_with(cache.logins, environ) as config:
+            return buildkit_build(backend.cli, build, args, flags, environ, log, config)
+    stream = client.api.build(
+        path=str(build.context),
+        dockerfile=str(build.dockerfile.relative_to(build.context)),
+        buildargs=args,
+        target=build.target,
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
+    return run_build(client, stream, log)
 
 
 def _image_size(client: docker.DockerClient, name: str) -> int:

@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.paths import CONFIG_FILE
 
-DEFAULT_CONFIG = "pipeline.yaml"
+DEFAULT_CONFIG = CONFIG_FILE
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_ALIASES = 64  # a real pipeline.yaml reuses a few anchors; thousands is an alias bomb
 

@@ -28,6 +28,12 @@ class RollbackResult:
     outage_seconds: float
     checks: list[str]
 
+    def summary(self) -> str:
+        return (
+            f"rolled {self.container} back on {self.host}: {short(self.replaced_digest)} -> "
+            f"{short(self.digest)} (outage {self.outage_seconds:.2f} s)"
+        )
+
 
 def rollback(site: Site, log: Log) -> RollbackResult:
     """Swap ``NAME`` and ``NAME-previous``: the previous version serves again, checked."""

@@ -16,14 +16,22 @@ from docker.utils import parse_bytes
 
 from pipeline.attest.settings import SigningConfig
 from pipeline.config.fields import Fields
+from pipeline.deploy.swarm_settings import (
+    SWARM_HEALTH_KEYS,
+    SWARM_KEYS,
+    SwarmSettings,
+    parse_engine,
+    parse_swarm,
+    refuse_other_engines_keys,
+)
 from pipeline.errors import ConfigError
 from pipeline.push.registries.base import TargetConfig
 from pipeline.smoke.http_checks import HttpCheck
 from pipeline.smoke.settings import SmokeConfig
 
 DEPLOY_KEYS = (
-    "host", "container", "registry", "network", "ports", "port_env", "probe_port", "env_file",
-    "env", "restart", "memory", "cpus", "stop_timeout", "health",
+    "engine", "host", "container", "registry", "network", "ports", "port_env", "probe_port",
+    "env_file", "env", "restart", "memory", "cpus", "stop_timeout", "health", *SWARM_KEYS,
 )  # fmt: skip
 _ENV_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,49}$")
@@ -62,6 +70,9 @@ class HealthConfig:
     timeout: float = 30.0
 
 
+HEALTH_KEYS = (*HealthConfig.__dataclass_fields__, *SWARM_HEALTH_KEYS)
+
+
 @dataclass(frozen=True)
 class DeployEnvironment:
     """One named environment under ``deploy:`` (``invoke deploy --env NAME``).
@@ -70,6 +81,9 @@ class DeployEnvironment:
     the app is told its port through ``port_env`` (``PORT``) and the new version is first
     checked on ``probe_port``. Any other network publishes ``ports`` and checks the new version
     on a random 127.0.0.1 port the engine picks.
+
+    ``engine`` says how the release runs: ``container`` (one container on one server, the
+    default) or ``swarm`` (a service on a Docker Swarm, ``swarm`` holding its settings).
     """
 
     name: str
@@ -87,6 +101,8 @@ class DeployEnvironment:
     memory: int | None = None
     cpus: float | None = None
     stop_timeout: int = 10
+    engine: str = "container"
+    swarm: SwarmSettings | None = None
 
     @property
     def port(self) -> PortMapping:
@@ -180,15 +196,23 @@ def _environment(
 ) -> DeployEnvironment:
     network = section.text("network", "bridge") or "bridge"
     ports = _deploy_ports(section, smoke.port)
-    probe_port = _probe_port(section, network, ports)
+    container = _container(section, image)
+    engine = parse_engine(section)
+    health = section.section("health", HEALTH_KEYS)
+    refuse_other_engines_keys(section, health, engine)
+    swarm = None
+    if engine == "swarm":
+        bound = [str(p) for p in ports if p.host_ip]
+        swarm = parse_swarm(section, health, container, network, bound)
+    probe_port = _probe_port(section, network, ports) if swarm is None else None
     port_env = section.text("port_env", "PORT" if network == "host" else None)
     if port_env is not None and not _VARIABLE_RE.match(port_env):
         raise section.error("port_env", f"{port_env!r} is not a variable name")
     env_file = section.text("env_file")
     return DeployEnvironment(
         name=name,
-        container=_container(section, image),
-        health=_health(section.section("health", tuple(HealthConfig.__dataclass_fields__)), smoke),
+        container=container,
+        health=_health(health, smoke),
         ports=ports,
         host=_host(section),
         registry=_registry(section, registries),
@@ -201,6 +225,8 @@ def _environment(
         memory=_memory(section),
         cpus=section.number("cpus", 1.0, low=0.01, high=1024) if "cpus" in section.data else None,
         stop_timeout=section.integer("stop_timeout", 10, low=0, high=3600),
+        engine=engine,
+        swarm=swarm,
     )
 
 
@@ -225,8 +251,9 @@ def _container(section: Fields, image: str) -> str:
 
 
 def _registry(section: Fields, registries: list[TargetConfig]) -> str | None:
+    """A push target's name (none listed: the run's default targets, checked in the run)."""
     registry = section.text("registry")
-    if registry is not None and registry not in {t.name for t in registries}:
+    if registry is not None and registries and registry not in {t.name for t in registries}:
         raise section.error(
             "registry",
             f"no push target named {registry!r}",

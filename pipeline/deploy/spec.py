@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,20 @@ from pipeline.deploy.settings import DeployEnvironment
 from pipeline.errors import ConfigError
 
 LABEL = "io.hoist."
+
+
+@dataclass(frozen=True)
+class AppEnvironment:
+    """The app's environment, kept in two parts because engines treat them differently: what
+    the env file holds is often secret (a swarm gets it as secrets, never in its service spec),
+    ``env:`` in pipeline.yaml is not (it is committed with the file)."""
+
+    from_file: Mapping[str, str] = field(default_factory=dict)
+    plain: Mapping[str, str] = field(default_factory=dict)
+
+    def merged(self) -> dict[str, str]:
+        """Both as one environment, ``env:`` winning as it does over ``--env-file``."""
+        return {**self.from_file, **self.plain}
 
 
 def read_env_file(

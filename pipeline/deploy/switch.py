@@ -27,11 +27,10 @@ Why it works this way:
 from __future__ import annotations
 
 import contextlib
-import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,8 +38,8 @@ from docker.errors import APIError
 from docker.models.containers import Container
 from requests import RequestException
 
-from pipeline.deploy.host import Server
-from pipeline.deploy.release import REVISION_LABEL, Release, short
+from pipeline.deploy.pull import pull_release
+from pipeline.deploy.release import Release, short
 from pipeline.deploy.site import Site, Unhealthy, digest_of, published_port
 from pipeline.deploy.spec import container_kwargs, deploy_labels
 from pipeline.errors import DeployError
@@ -67,6 +66,27 @@ class DeployResult:
     to_healthy_seconds: float = 0.0
     checks: list[str] = field(default_factory=list)
 
+    def render(self) -> str:
+        outage = (
+            f"{self.outage_seconds:.2f} s"
+            if self.outage_seconds is not None
+            else "none (first deploy)"
+        )
+        return "\n".join(
+            [
+                f"deployed {self.environment} on {self.host}: {self.container} runs "
+                f"{self.repository}@{self.digest}",
+                f"  revision {self.revision or 'unknown'}; previous {short(self.previous_digest)}",
+                f"  pull {self.pull_seconds:.1f} s, new version proven in "
+                f"{self.candidate_seconds:.2f} s, old stopped in {self.stop_seconds:.2f} s",
+                f"  time to healthy new version: {self.to_healthy_seconds:.1f} s; "
+                f"outage during switch: {outage}",
+            ]
+        )
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
@@ -90,7 +110,7 @@ def deploy(
         new_run_id(), env.name, server.name, env.container, release.repository,
         release.digest, release.revision,
     )  # fmt: skip
-    release = _pull(server, release, credentials, log, result)
+    release, _, result.pull_seconds = pull_release(server, release, credentials, log)
     result.revision = release.revision
     current = site.find()
     result.previous_digest = digest_of(current)
@@ -108,65 +128,6 @@ def deploy(
     _switch(site, current, live, result, log)
     result.to_healthy_seconds = time.monotonic() - started
     return result
-
-
-def _pull(
-    server: Server,
-    release: Release,
-    credentials: Credentials | None,
-    log: Log,
-    result: DeployResult,
-) -> Release:
-    """Pull ``repository@digest`` with the credentials in this request only (nothing stored)."""
-    log(f"pulling {release.reference} on {server.name}")
-    began = time.monotonic()
-    auth = credentials.auth_config() if credentials else None
-    done: set[str] = set()
-    try:
-        for chunk in server.client.api.pull(
-            release.pull_repository, tag=release.digest, stream=True, decode=True, auth_config=auth
-        ):
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = chunk.get("errorDetail") or {}
-                raise _pull_error(server, release, str(detail.get("message") or chunk["error"]))
-            layer, state = chunk.get("id"), str(chunk.get("status", ""))
-            if layer and state in ("Pull complete", "Already exists") and layer not in done:
-                done.add(layer)
-                log(f"  {layer}: {state}")
-    except APIError as exc:  # NotFound included: the registry has no such manifest
-        raise _pull_error(server, release, str(exc.explanation or exc)) from None
-    except RequestException as exc:
-        raise DeployError(
-            f"connection to {server.name} lost while pulling: {type(exc).__name__} "
-            "(nothing changed on the server)"
-        ) from None
-    result.pull_seconds = time.monotonic() - began
-    image = server.client.images.get(release.reference)
-    revision = (image.labels or {}).get(REVISION_LABEL) or release.revision
-    log(f"pulled {short(release.digest)} in {result.pull_seconds:.1f} s")
-    return Release(
-        release.repository, release.pull_repository, release.digest, release.target,
-        release.run_id, revision,
-    )  # fmt: skip
-
-
-def _pull_error(server: Server, release: Release, message: str) -> DeployError:
-    message = " ".join(message.split())
-    if re.search(r"manifest unknown|not found|name unknown|\b404\b", message, re.IGNORECASE):
-        return DeployError(
-            f"{release.digest} is not in {release.repository} (nothing changed on the server)",
-            hint="push it first (`invoke push`), or check --digest",
-        )
-    if re.search(r"unauthori[sz]ed|denied|forbidden|authentication", message, re.IGNORECASE):
-        return DeployError(
-            f"{release.repository} refused the pull from {server.name}: {message[:160]} "
-            "(nothing changed on the server)",
-            hint=f"check the credentials of push target {release.target}",
-        )
-    return DeployError(
-        f"pulling {release.reference} on {server.name} failed: {message[:200]} "
-        "(nothing changed on the server)"
-    )
 
 
 def _prove_candidate(

@@ -29,7 +29,16 @@ def test_quick_bench_prints_the_table_and_writes_the_json(tmp_path: Path) -> Non
     env["HOIST_STATE_DIR"] = str(tmp_path / "state")  # its work dir, registries and reports
 
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--output",
+            str(output),
+            "--scenarios",
+            ",".join((*SCENARIOS, "startup")),
+        ],  # fmt: skip
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -78,3 +87,40 @@ def test_quick_bench_prints_the_table_and_writes_the_json(tmp_path: Path) -> Non
         check=True,
     )
     assert leftovers.stdout.strip() == ""
+
+
+def test_quick_ci_cold_builds_on_a_fresh_engine_from_the_registry_cache(tmp_path: Path) -> None:
+    """The ci-cold row: one build with the cache, one without, each on a new empty engine;
+    the cached one answers every step from the registry (a count, not a time)."""
+    output = tmp_path / "results"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env["HOIST_STATE_DIR"] = str(tmp_path / "state")
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--scenarios",
+            "ci-cold",
+            "--output",
+            str(output),
+        ],  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "\n| ci-cold | build stage on a fresh engine: registry cache vs none" in done.stdout
+    (json_path,) = output.glob("bench-*.json")
+    results = json.loads(json_path.read_text())
+    [row] = [r for r in results["rows"] if r["scenario"] == "ci-cold"]
+    assert len(row["hoist_samples"]) == 1 and len(row["baseline_samples"]) == 1
+    sides = {s["side"]: s for s in results["build_samples"]}
+    assert set(sides) == {"cache", "no-cache"}
+    assert sides["cache"]["steps"] > 0 and sides["cache"]["cached"] == sides["cache"]["steps"]
+    assert sides["no-cache"]["cached"] == 0

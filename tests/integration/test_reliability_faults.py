@@ -83,10 +83,10 @@ def leftovers(tmpdir: str) -> list[str]:
     return sorted(str(p) for p in Path(tmpdir).rglob("*"))
 
 
-def with_dockerfile(project: Path, dockerfile: str, **sections) -> Path:  # type: ignore[no-untyped-def]
+def with_dockerfile(project: Path, dockerfile: str, backend: str = "auto", **sections) -> Path:  # type: ignore[no-untyped-def]
     name = f"Dockerfile.{secrets.token_hex(3)}"
     (project / "app" / name).write_text(dockerfile)
-    build = {"context": "app", "dockerfile": name}
+    build = {"context": "app", "dockerfile": name, "backend": backend}
     return write_config(project, service_config(unique_image("faults"), build=build, **sections))
 
 
@@ -132,7 +132,8 @@ def test_build_killed_during_a_run_step_leaves_no_container(  # type: ignore[no-
     project, run_env, docker_client, signum, code, message
 ):
     marker = f"hoist-killed-build-{secrets.token_hex(4)}"
-    config = with_dockerfile(project, f"FROM {BASE}\nRUN sleep 120 && echo {marker}\n")
+    # the classic builder's step container (BuildKit's run: tests/integration/test_buildkit.py)
+    config = with_dockerfile(project, f"FROM {BASE}\nRUN sleep 120 && echo {marker}\n", "classic")
 
     with InvokeProcess("build", "--config", str(config), env=run_env) as run:
         run.wait_for_line(lambda line: "RUN sleep 120" in line)
@@ -158,7 +159,9 @@ def test_disk_full_build_fails_with_the_reason_and_no_container(  # type: ignore
     engine's default shm size, which hoist does not change) — a real ENOSPC from the kernel."""
     marker = f"hoist-disk-full-{secrets.token_hex(4)}"
     config = with_dockerfile(
-        project, f"FROM {BASE}\nRUN head -c 200M /dev/zero > /dev/shm/fill && echo {marker}\n"
+        project,
+        f"FROM {BASE}\nRUN head -c 200M /dev/zero > /dev/shm/fill && echo {marker}\n",
+        "classic",  # the classic builder's message and step container
     )
 
     result = run_invoke("build", "--config", str(config), env=run_env)

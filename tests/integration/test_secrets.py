@@ -12,6 +12,7 @@ line. The docker config must be byte-for-byte unchanged (credentials live in mem
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import secrets
@@ -246,3 +247,145 @@ def test_dockerignore_keeps_env_files_and_git_out_of_the_image(  # type: ignore[
     assert {"context/package.json", "context/src/server.js", "app/src/server.js"} <= set(names)
     leaked = [n for n in names if any(part.startswith((".env", ".git")) for part in n.split("/"))]
     assert leaked == []
+
+
+SECRET_DOCKERFILE = """\
+FROM hoist-offline/python:bookworm
+RUN --mount=type=secret,id=token --mount=type=secret,id=npmrc echo {marker} \\
+ && sha256sum /run/secrets/token /run/secrets/npmrc | cut -d' ' -f1 > /secrets.sha256 \\
+ && cat /run/secrets/token | wc -c
+WORKDIR /srv
+COPY index.html ./
+USER 1000:1000
+EXPOSE 8000
+CMD ["python3", "-m", "http.server", "8000", "--bind", "0.0.0.0"]
+"""
+
+
+def test_buildkit_build_secrets_reach_the_step_and_nothing_else(  # type: ignore[no-untyped-def]
+    tmp_path, docker_client
+):
+    """One secret from the environment, one from a file: the step gets both (their sha256
+    is what it writes into the image), and neither value is anywhere else."""
+    token = "tok-" + secrets.token_urlsafe(24)
+    npmrc = "//registry.npmjs.org/:_authToken=npm_" + secrets.token_hex(18)
+    secret_file = tmp_path / "ci-npmrc"
+    secret_file.write_text(npmrc)
+    # a secret's value is not part of BuildKit's cache key: a new marker makes the step run
+    dockerfile = SECRET_DOCKERFILE.replace("{marker}", secrets.token_hex(8))
+    project = make_service_project(tmp_path / "project", files={"Dockerfile": dockerfile})
+    sources = {"token": {"env": "BUILD_TOKEN"}, "npmrc": {"file": str(secret_file)}}
+    build = {"context": "app", "backend": "buildkit", "secrets": sources}
+    config = write_config(project, service_config(unique_image("bk-secret"), build=build))
+    (tmp_path / "tmp").mkdir()
+    state = tmp_path / "state"
+    env = {"HOIST_STATE_DIR": str(state), "TMPDIR": str(tmp_path / "tmp"), "BUILD_TOKEN": token}
+    values = [token, npmrc, npmrc.split("=", 1)[1]]
+    started = time.time()
+
+    watch = CommandLineWatch(values)
+    try:
+        result = run_invoke("build", "--config", str(config), env=env)
+    finally:
+        watch.stop()
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "building with BuildKit" in result.stdout
+    image_id = json.loads((state / "reports" / "last.json").read_text())["image_id"]
+    try:
+        hashes = docker_client.containers.run(image_id, ["cat", "/secrets.sha256"], remove=True)
+        expected = [hashlib.sha256(v.encode()).hexdigest() for v in (token, npmrc)]
+        assert hashes.decode().split() == expected, "the step read both secrets"
+        assert watch.samples > 10 and watch.seen == [], "a secret on a command line"
+        assert [v[:4] for v in values if v in result.stdout + result.stderr] == []
+        assert files_containing([state, tmp_path / "tmp", project], values) == []
+        # the secret file itself is under tmp_path (pytest's dir, skipped here): nothing new
+        assert new_tmp_files_containing(started, values) == []
+        saved = image_bytes(docker_client, image_id)
+        assert [v[:4] for v in values if v.encode() in saved] == []
+        history = json.dumps(docker_client.api.history(image_id))
+        inspected = json.dumps(docker_client.api.inspect_image(image_id))
+        assert [v[:4] for v in values if v in history + inspected] == []
+    finally:
+        docker_client.images.remove(image_id, force=True)
+
+
+def test_a_buildkit_step_that_prints_a_secret_fails_with_it_redacted(  # type: ignore[no-untyped-def]
+    tmp_path,
+):
+    token = "tok-" + secrets.token_urlsafe(24)
+    dockerfile = (
+        "FROM hoist-offline/python:bookworm\n"
+        "RUN --mount=type=secret,id=token cat /run/secrets/token && echo && exit 5\n"
+    )
+    project = make_service_project(tmp_path / "project", files={"Dockerfile": dockerfile})
+    build = {"context": "app", "backend": "buildkit", "secrets": {"token": {"env": "BUILD_TOKEN"}}}
+    config = write_config(project, service_config(unique_image("bk-secret"), build=build))
+    state = tmp_path / "state"
+
+    result = run_invoke(
+        "build", "--config", str(config), env={"HOIST_STATE_DIR": str(state), "BUILD_TOKEN": token}
+    )
+
+    assert result.returncode == 1
+    assert "exit code: 5; last output: ***" in result.stderr, result.stderr
+    assert token not in result.stdout + result.stderr
+    assert files_containing([state], [token]) == []
+
+
+def test_a_build_secret_from_an_unset_variable_is_one_line(tmp_path):  # type: ignore[no-untyped-def]
+    project = make_service_project(tmp_path / "project")
+    build = {"context": "app", "backend": "buildkit", "secrets": {"token": {"env": "NO_SUCH_VAR"}}}
+    config = write_config(project, service_config(unique_image("bk-secret"), build=build))
+
+    result = run_invoke("build", "--config", str(config), env={"HOIST_STATE_DIR": str(tmp_path)})
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "hoist: error: build: secrets.token.env: NO_SUCH_VAR is not set or empty"
+    ]
+
+
+def test_the_cache_registrys_password_is_in_no_argv_and_no_file_left(  # type: ignore[no-untyped-def]
+    tmp_path, registry_factory, docker_client
+):
+    """The CLI reads and writes the cache with the registry's login from a private docker
+    config: while the run lasts no command line holds it, afterwards no file does."""
+    registry = registry_factory(username="cache-bot")
+    project = make_service_project(tmp_path / "project")
+    image = unique_image("bk-cache-secret")
+    target = {"kind": "generic", "name": "team", "endpoint": registry.address,
+              "repository": "registry.example.com/team/app"}  # fmt: skip
+    build = {"context": "app", "backend": "buildkit", "cache": "registry"}
+    config = write_config(project, service_config(image, build=build, registries=[target]))
+    docker_config = tmp_path / "docker-config"
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text('{"auths": {}}')
+    (tmp_path / "tmp").mkdir()
+    state = tmp_path / "state"
+    env = {"HOIST_STATE_DIR": str(state), "TMPDIR": str(tmp_path / "tmp"),
+           "DOCKER_CONFIG": str(docker_config), "REGISTRY_USERNAME": "cache-bot",
+           "REGISTRY_PASSWORD": registry.password}  # fmt: skip
+    token = base64.b64encode(f"cache-bot:{registry.password}".encode()).decode()
+    values = [registry.password, token]
+    started = time.time()
+
+    watch = CommandLineWatch(values)
+    try:
+        first = run_invoke("smoke", "--config", str(config), env=env)  # reads, then writes
+        second = run_invoke("build", "--config", str(config), env=env)  # reads what was written
+    finally:
+        watch.stop()
+        for found in docker_client.images.list(name=image):
+            docker_client.images.remove(found.id, force=True)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"cache: written to {registry.address}/team/app:buildcache" in first.stdout
+    assert watch.samples > 10 and watch.seen == [], "a secret on a command line"
+    output = first.stdout + first.stderr + second.stdout + second.stderr
+    assert [v[:4] for v in values if v in output] == []
+    assert files_containing([state, tmp_path / "tmp", docker_config, project], values) == []
+    assert new_tmp_files_containing(started, values) == []
+    assert list((tmp_path / "tmp").iterdir()) == [], "the private docker config is gone"
+    assert (docker_config / "config.json").read_text() == '{"auths": {}}'

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -113,6 +114,9 @@ class ActRun:
             e["jobResult"] for e in self.entries if e.get("jobID") == job and "jobResult" in e
         ]
         return results[-1] if results else None
+
+    def job_log(self, job: str) -> str:
+        return "\n".join(str(e.get("msg", "")) for e in self.entries if e.get("jobID") == job)
 
     def jobs(self) -> set[str]:
         return {str(e["jobID"]) for e in self.entries if e.get("jobID")}
@@ -410,6 +414,14 @@ def test_push_to_the_default_branch_checks_then_pushes(project: Project) -> None
     assert_pushed(run, project, "push", "push", tags)
     groups = [c["arg"] for c in run.commands("group")]
     assert {"lint", "build", "smoke", "push"} <= set(groups)
+    # the check job wrote the layer cache after its smoke gate; the push job read it back
+    address, _ = project.registries.embedded()
+    cache = f"{address}/{project.registries.image}:buildcache"
+    assert f"cache: written to {cache}" in run.job_log("check")
+    push_log = run.job_log("push")
+    assert f"cache: reading {cache}" in push_log
+    [(hits, steps)] = re.findall(r"build\s+passed.*, (\d+)/(\d+) steps cached\)", push_log)
+    assert hits == steps != "0", push_log[-3000:]
 
 
 def test_pull_request_checks_and_pushes_nothing(project: Project) -> None:

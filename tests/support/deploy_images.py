@@ -35,6 +35,7 @@ net.Server.prototype.listen = function (...args) {
 # Answers 500 everywhere: a new version that starts but never becomes healthy.
 BROKEN_JS = """\
 'use strict';
+console.log('broken build: answering 500 to every request');
 const server = require('node:http').createServer((req, res) => {
   res.writeHead(500, { 'Content-Type': 'application/json' });
   res.end('{"status":"broken"}');
@@ -97,12 +98,48 @@ def build_and_push(
                 DOCKERFILE.format(base=base, version=version, revision=revision, cmd=cmd)
             )
             image, _ = client.images.build(path=str(context), rm=True, forcerm=True, nocache=True)
-            image.tag(repository, name)
-            stream = client.api.push(
-                repository, tag=name, stream=True, decode=True, auth_config=dict(auth)
-            )
-            digests[name] = _digest(stream, f"{repository}:{name}")
+            digests[name] = _push(client, image, repository, name, auth)
     return digests
+
+
+# For the swarm tests: node-app's own Dockerfile (its HEALTHCHECK is what swarm gates on), then
+# versions on top of it. They run in their own network namespaces: no loopback preload.
+SERVICE_VARIANTS = {
+    "v1": "ENV APP_VERSION=1.0.0\nLABEL org.opencontainers.image.revision={revision}\n",
+    "v2": "ENV APP_VERSION=2.0.0\nLABEL org.opencontainers.image.revision={revision}\n",
+    "broken": 'COPY broken.js /opt/broken.js\nCMD ["node", "/opt/broken.js"]\n',
+}
+
+
+def build_and_push_service_images(
+    client: Any, base: str, repository: str, auth: Mapping[str, str], revision: str
+) -> dict[str, str]:
+    """node-app as its Dockerfile builds it on ``base`` (the ``node_base`` fixture), and v1,
+    v2, broken on top; name -> digest."""
+    app, _ = client.images.build(
+        path=str(REPO / "node-app"),
+        buildargs={"BASE_IMAGE": base},
+        rm=True,
+        forcerm=True,
+        nocache=True,
+    )
+    app.tag(repository, "node-app")
+    digests = {}
+    with tempfile.TemporaryDirectory(prefix="hoist-swarm-img-") as tmp:
+        context = Path(tmp)
+        (context / "broken.js").write_text(BROKEN_JS)
+        for name, lines in SERVICE_VARIANTS.items():
+            dockerfile = f"FROM {repository}:node-app\n" + lines.format(revision=revision)
+            (context / "Dockerfile").write_text(dockerfile)
+            image, _ = client.images.build(path=str(context), rm=True, forcerm=True)
+            digests[name] = _push(client, image, repository, name, auth)
+    return digests
+
+
+def _push(client: Any, image: Any, repository: str, tag: str, auth: Mapping[str, str]) -> str:
+    image.tag(repository, tag)
+    stream = client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=dict(auth))
+    return _digest(stream, f"{repository}:{tag}")
 
 
 def _digest(stream: Iterable[Mapping[str, Any]], reference: str) -> str:

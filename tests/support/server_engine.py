@@ -108,7 +108,7 @@ def stop_server_engine(engine: ServerEngine, timeout: float = 30.0) -> None:
         time.sleep(0.5)
     process_alive(engine.pid)  # reap
     _delete_bridge(engine.bridge)
-    _unmount_below(engine.root)
+    unmount_below(engine.root)
     shutil.rmtree(engine.root, ignore_errors=True)
 
 
@@ -116,7 +116,7 @@ def _delete_bridge(bridge: str) -> None:
     subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
 
 
-def _unmount_below(root: Path) -> None:
+def unmount_below(root: Path) -> None:
     """A killed daemon can leave overlay/shm mounts under its root: never rm -rf through them."""
     mounts = [
         line.split()[1]

@@ -3,8 +3,11 @@
 Why these checks: a workflow is code nobody runs before it is merged. A renamed task or flag
 would only fail on GitHub, after the merge; a widened permission or an unpinned action would
 not fail at all. Each `invoke` command line is parsed by invoke's own parser against the
-Collection in tasks.py, so an unknown task *or flag* is caught here. The running of the
-workflows themselves is tests/integration/test_workflows_act.py.
+Collection in tasks.py, so an unknown task *or flag* is caught here — and so is each `hoist`
+command line of the reusable workflow (hoist.yml), the installed command over the same
+collection. The action (action.yml) is checked the same way where it applies. The running of
+the workflows themselves is tests/integration/test_workflows_act.py (and test_adoption.py for
+the action and the reusable workflow).
 """
 
 from __future__ import annotations
@@ -19,11 +22,18 @@ from typing import Any
 
 import pytest
 import yaml
+from invoke.parser import Parser
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
+ACTION = REPO / "action.yml"
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
-INVOKE = re.compile(r"(?:^|[\s;&|(])(?:[\w./-]*/)?invoke\s+([^;&|\n]+)")
+INVOKE = re.compile(r"(?:^|[\s;&|(])(?:[\w./-]*/)?(?:invoke|hoist)\s+([^;&|\n]+)")
+# The reusable workflow's one setup step: hoist installed from the caller's `hoist` input.
+INSTALL_HOIST = (
+    'python3 -m venv "$RUNNER_TEMP/hoist" && "$RUNNER_TEMP/hoist/bin/pip" install --quiet '
+    '"$HOIST" && echo "$RUNNER_TEMP/hoist/bin" >> "$GITHUB_PATH"'
+)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -41,7 +51,7 @@ def steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def invoke_calls(run: str) -> list[list[str]]:
-    """The argument lists of every `invoke` call in a `run:` script."""
+    """The argument lists of every `invoke` (or `hoist`) call in a `run:` script."""
     return [shlex.split(match.group(1)) for match in INVOKE.finditer(run)]
 
 
@@ -56,8 +66,8 @@ def collection():  # type: ignore[no-untyped-def]
         sys.path.remove(str(REPO))
 
 
-def test_both_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "release.yml"}
+def test_the_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "release.yml", "hoist.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -92,7 +102,7 @@ def test_the_parser_really_rejects_unknown_tasks_and_flags(collection) -> None:
 
 def test_the_pipeline_steps_are_invoke_calls_only() -> None:
     """After setup, every step is one `invoke` call: what CI runs, a laptop can run."""
-    setup_runs = {"make setup", "sudo scripts/ensure-host-tools.sh"}
+    setup_runs = {"make setup", "sudo scripts/ensure-host-tools.sh", INSTALL_HOIST}
     for path in WORKFLOWS:
         for job_id, step in steps(load(path)):
             if "uses" in step:
@@ -100,7 +110,7 @@ def test_the_pipeline_steps_are_invoke_calls_only() -> None:
             run = step["run"].strip()
             if run in setup_runs:
                 continue
-            assert re.fullmatch(r"\.venv/bin/invoke [\w-]+(?: [^;&|\n]*)?", run), (
+            assert re.fullmatch(r"(?:\.venv/bin/invoke|hoist) [\w-]+(?: [^;&|\n]*)?", run), (
                 f"{path.name}/{job_id}: step {step.get('name')!r} is not one invoke call: {run}"
             )
 
@@ -109,7 +119,8 @@ def test_invoke_steps_run_under_act_and_only_network_steps_are_skipped() -> None
     for path in WORKFLOWS:
         for job_id, step in steps(load(path)):
             condition = str(step.get("if", ""))
-            if "run" in step and "invoke" in step["run"] or step.get("run") == "make setup":
+            setup = step.get("run") in ("make setup", INSTALL_HOIST)
+            if "run" in step and invoke_calls(step["run"]) or setup:
                 assert not condition, f"{path.name}/{job_id}: {step['run']} must always run"
             if "env.ACT" in condition:
                 uses = str(step.get("uses", ""))
@@ -196,6 +207,62 @@ def test_release_runs_the_whole_pipeline_on_v_tags_then_a_guarded_deploy() -> No
     assert deploy_calls == [["deploy", "--host", "$DEPLOY_HOST", "--digest", "$IMAGE_DIGEST"]]
 
 
+def test_the_reusable_workflow_runs_the_jobs_of_ci_and_release_for_any_repository() -> None:
+    from pipeline.tasks import ns as hoist_command
+
+    reusable = load(REPO / ".github/workflows/hoist.yml")
+    assert set(reusable["on"]) == {"workflow_call"}
+    assert reusable["on"]["workflow_call"]["inputs"]["hoist"]["required"] is True
+    jobs = reusable["jobs"]
+    calls = {
+        job_id: [args for s in job["steps"] for args in invoke_calls(s.get("run", ""))]
+        for job_id, job in jobs.items()
+    }
+    assert {job: [args[0] for args in c] for job, c in calls.items()} == {
+        "check": ["lint", "build", "smoke"],
+        "push": ["push"],
+        "release": ["ci"],
+        "deploy": ["deploy"],
+    }
+    parser = Parser(contexts=hoist_command.to_contexts())  # the installed command: no bench
+    for args in (args for c in calls.values() for args in c):
+        parser.parse_argv(args)
+    assert jobs["check"]["if"] == "${{ github.ref_type != 'tag' }}"
+    assert "secrets." not in yaml.safe_dump(jobs["check"]), "pull requests get no secret"
+    push_condition = " ".join(jobs["push"]["if"].split())
+    assert "github.event_name == 'push'" in push_condition
+    assert "github.event.repository.default_branch" in push_condition
+    assert "startsWith(github.ref, 'refs/tags/v')" in jobs["release"]["if"]
+    assert jobs["deploy"]["environment"] == "production"
+    assert "needs.release.outputs.deploy == 'true'" in jobs["deploy"]["if"]
+    for job_id, step in steps(reusable):
+        assert "${{" not in step.get("run", ""), f"{job_id}: inputs reach scripts through env:"
+
+
+def test_the_action_runs_one_hoist_task_with_the_outputs_hoist_writes() -> None:
+    from pipeline.output.github import output_values
+    from pipeline.report import RunReport
+
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["runs"]["using"] == "composite"
+    assert {"task", "config", "to"} <= set(action["inputs"])
+    written = output_values(RunReport(run_id="r", config="pipeline.yaml", image="i", started="s"))
+    assert {name: o["value"] for name, o in action["outputs"].items()} == {
+        name: f"${{{{ steps.hoist.outputs.{name} }}}}" for name in written
+    }
+    runs = [step for step in action["runs"]["steps"] if "run" in step]
+    assert any('install --quiet --disable-pip-version-check "$GITHUB_ACTION_PATH"' in step["run"]
+               for step in runs), "hoist comes from the action's own checkout"  # fmt: skip
+    [run] = [step for step in runs if step.get("id") == "hoist"]
+    assert run["env"]["HOIST_TASK"] == "${{ inputs.task }}"
+    for step in runs:
+        assert "${{" not in step["run"], "inputs reach scripts through env:"
+    for step in action["runs"]["steps"]:
+        if "uses" in step:
+            assert SHA_PIN.match(step["uses"]), step["uses"]
+            assert "env.ACT" in step.get("if", ""), "only network-bound steps are skipped"
+
+
 def _tool(name: str) -> str:
     found = Path(sys.executable).parent / name
     if found.is_file():
@@ -208,7 +275,7 @@ def _tool(name: str) -> str:
 
 def test_workflows_pass_zizmor_offline() -> None:
     result = subprocess.run(
-        [_tool("zizmor"), "--offline", "--no-progress", *map(str, WORKFLOWS)],
+        [_tool("zizmor"), "--offline", "--no-progress", *map(str, WORKFLOWS), str(ACTION)],
         capture_output=True,
         text=True,
         check=False,
@@ -228,4 +295,10 @@ def test_workflows_match_the_github_workflow_schema() -> None:
         text=True,
         check=False,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_action_matches_the_github_action_schema() -> None:
+    command = [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
