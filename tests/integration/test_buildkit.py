@@ -138,7 +138,9 @@ def test_failing_run_on_buildkit_names_the_step_and_shows_its_output(  # type: i
     tmp_path, run_env, images
 ):
     marker = f"out-{secrets.token_hex(4)}"
-    dockerfile = f"FROM {BASE}\nRUN echo first-{marker} && echo last-{marker} >&2 && exit 7\n"
+    # both lines on one stream: BuildKit reads a step's stdout and stderr apart, so their
+    # order between the two is not kept
+    dockerfile = f"FROM {BASE}\nRUN echo first-{marker} >&2 && echo last-{marker} >&2 && exit 7\n"
     project = make_service_project(tmp_path / "project", files={"Dockerfile": dockerfile})
     config = built_config(project, images, "buildkit")
 
@@ -148,7 +150,7 @@ def test_failing_run_on_buildkit_names_the_step_and_shows_its_output(  # type: i
     [line] = [x for x in result.stderr.splitlines() if x.startswith("hoist: error:")]
     assert line.startswith("hoist: error: build: executor failed running [/bin/sh -c echo first-")
     assert "exit code: 7" in line and f"last output: last-{marker}" in line
-    assert line.endswith(f"(failed at Step 2/2 : RUN echo first-{marker} && echo last-{marker}"
+    assert line.endswith(f"(failed at Step 2/2 : RUN echo first-{marker} >&2 && echo last-{marker}"
                          " >&2 && exit 7)")  # fmt: skip
     assert f"--- output of Step 2/2 : RUN echo first-{marker}" in result.stderr
     assert f"first-{marker}" in result.stderr
