@@ -34,6 +34,8 @@ from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.stage import publish, run_lint
+from pipeline.platforms.options import run_platforms
+from pipeline.platforms.stages import PlatformStages
 from pipeline.project import PipelineConfig
 from pipeline.push.cache import cache_plan, write_cache
 from pipeline.push.registries.credential_check import CredentialCheck, Verdict
@@ -56,6 +58,8 @@ class RunOptions:
     skip_smoke: bool = False
     sarif: str | None = None  # write lint findings as SARIF 2.1.0 here
     junit: str | None = None  # write smoke results as JUnit XML here (default: state dir)
+    platform: str | None = None  # build only this one of build.platforms (a matrix job)
+    by_digest: bool = False  # push each platform by digest, nothing tagged (`invoke merge`)
 
 
 class Runner:
@@ -93,6 +97,7 @@ class Runner:
         self._linted: LintResult | None = None
         self._smoked: SmokeResult | None = None
         self._signer: ec.EllipticCurvePrivateKey | None = None
+        self._platforms: PlatformStages | None = None  # build.platforms (pipeline.platforms)
 
     @property
     def client(self) -> docker.DockerClient:
@@ -110,6 +115,10 @@ class Runner:
         ``ConfigError`` or ``MissingCredentials`` (exit code 2), raised before the report
         exists.
         """
+        options = self.options
+        chosen = run_platforms(self.config, options.platform, options.by_digest, options.stages)
+        if chosen is not None and "build" in options.stages:
+            self._platforms = PlatformStages.open(self.client, chosen)
         if "build" in self.options.stages:
             check_context(self.config.build.context, self.config.build.dockerfile)
             self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
@@ -275,19 +284,28 @@ class Runner:
             labels,
         )
         references = [f"{self.config.image}:{tag}" for tag in metadata.tags]
-        self._cache = cache_plan(
-            self.config.build.cache, self.config.registries, self.config.image, self.environ,
-            self.log,
-        )  # fmt: skip
-        built = build_image(
-            self.client, self.config.build, references, labels, self.log, self.environ, self._cache
-        )
+        if self._platforms is not None:  # each platform its own build, no layer cache yet
+            built = self._platforms.build(
+                self.client, self.config.build, references, labels, self.environ, self.log
+            )
+            self.report.platforms = self._platforms.records
+        else:
+            self._cache = cache_plan(
+                self.config.build.cache, self.config.registries, self.config.image,
+                self.environ, self.log,
+            )  # fmt: skip
+            built = build_image(
+                self.client, self.config.build, references, labels, self.log, self.environ,
+                self._cache,
+            )  # fmt: skip
         self._built = built
         self.report.labels = built.labels  # `created` is the reused image's when unchanged
         self.report.image_id = built.image_id
         self.report.size, self.report.own_size = built.size, built.own_size
         self.report.base_image = built.base.used
         cache = f", {built.cached_steps}/{built.steps} steps cached" if built.steps else ""
+        if self._platforms is not None:
+            return self._platforms.summary()
         return (
             f"{built.image_id[7:19]} {human_size(built.size)} "
             f"(own layers {human_size(built.own_size)}{cache})"
@@ -307,6 +325,10 @@ class Runner:
     def _smoke(self) -> str:
         assert self._built is not None, "smoke runs after build"
         junit = Path(self.options.junit) if self.options.junit else None
+        if self._platforms is not None:  # each platform on its platform (emulated: qemu)
+            return self._platforms.smoke(
+                self.client, self.config.smoke, self.report.run_id, self.log, junit
+            )
         result = smoke_test(
             self.client,
             self._built.image_id,
@@ -331,9 +353,16 @@ class Runner:
             missing = ", ".join(sorted(required - passed))
             raise StageFailed("push", f"refused: {missing} must pass in the same run first")
         targets = self.targets()
-        results = push_all(
-            self.client, self._built.image_id, targets, self.report.tags, self.environ, self.log
-        )
+        if self._platforms is not None:  # by digest, then one image index under every tag
+            self.report.by_digest = self.options.by_digest
+            results = self._platforms.push(
+                targets, self.report.tags, self.environ, self.log, self.options.by_digest
+            )
+        else:
+            results = push_all(
+                self.client, self._built.image_id, targets, self.report.tags, self.environ,
+                self.log,
+            )  # fmt: skip
         self.report.pushes = results
         failed = [r for r in results if not r.ok]
         if failed:
