@@ -332,7 +332,9 @@ registry = Collection("registry")
 registry.add_task(registry_up)
 registry.add_task(registry_down)
 
-ns = Collection(lint, build, smoke, push, ci, tags, release, base_image, login, logout, registry)
+ns = Collection(
+    lint, build, smoke, push, merge, ci, tags, release, base_image, login, logout, registry
+)
 ns.add_task(deploy)
 ns.add_task(rollback)
 ns.add_task(status)

@@ -115,7 +115,7 @@ def test_two_platforms_one_index_everywhere_and_arm64_runs_aarch64(  # type: ign
     index_digest = report["pushes"][0]["digest"]
     assert [p["digest"] for p in report["pushes"]] == [index_digest, index_digest]
     state, local_password = embedded_registry_state(Path(env["HOIST_STATE_DIR"]))
-    local_ref = report["pushes"][1]["references"][0].split(":")[0]
+    local_ref = report["pushes"][1]["repository"]
     raws = {
         _raw(f"{server.address}/{REPOSITORY}:{tag}", server.username, server.password)
         for tag in report["tags"]
