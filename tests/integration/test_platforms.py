@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
-from pipeline.push.registry_server import RegistryServer
+from pipeline.push.registry_server import RegistryServer, free_port
 from tests.conftest import run_invoke
 from tests.support.reliability import (
     RegistryReader,
@@ -27,6 +29,7 @@ from tests.support.reliability import (
     unique_image,
     write_config,
 )
+from tests.support.server_engine import ServerEngine, start_server_engine, stop_server_engine
 
 pytestmark = pytest.mark.integration
 
@@ -136,6 +139,42 @@ def test_two_platforms_one_index_everywhere_and_arm64_runs_aarch64(  # type: ign
     assert pulled.attrs["Architecture"] == "arm64"
     output = docker_client.containers.run(pulled.id, ["uname", "-m"], remove=True)
     assert output.decode().strip() == "aarch64"
+
+
+@pytest.fixture
+def server() -> Iterator[ServerEngine]:
+    engine = start_server_engine()
+    yield engine
+    stop_server_engine(engine)
+
+
+def test_deploy_of_the_index_runs_the_servers_own_platform(  # type: ignore[no-untyped-def]
+    project, team, images, server
+):
+    registry, env = team
+    live = free_port()
+    container = f"multi-{secrets.token_hex(3)}"
+    deploy = {"staging": {"container": container, "ports": [f"{live}:8000"], "stop_timeout": 2}}
+    config = _config(project, registry, images, deploy=deploy)
+    pushed = run_invoke("ci", "--to", "team", "--config", str(config), env=env, timeout=1200)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    report = _report(env)
+
+    deployed = run_invoke("deploy", "--config", str(config), "--host", server.host, env=env,
+                          timeout=300)  # fmt: skip
+
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    client = docker.DockerClient(base_url=server.host, timeout=60)
+    running = client.containers.get(container)
+    assert running.attrs["Config"]["Image"].endswith(f"@{report['pushes'][0]['digest']}")
+    assert running.image.attrs["Architecture"] == "amd64"  # the server's own, from the index
+    amd64 = next(p["digest"] for p in report["platforms"] if p["platform"] == "linux/amd64")
+    reader = RegistryReader(registry.address, registry.username, registry.password)
+    child = reader.manifest(REPOSITORY, amd64)
+    assert child is not None and running.image.id == child[1]["config"]["digest"]
+    status = run_invoke("status", "--config", str(config), "--host", server.host, env=env)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "platform   linux/amd64" in status.stdout
 
 
 def test_a_smoke_failure_on_arm64_only_pushes_nothing_for_either(  # type: ignore[no-untyped-def]
