@@ -46,6 +46,16 @@ def gate_records(paths: Sequence[Path], image: str) -> dict[str, tuple[RunReport
     return found
 
 
+def newest_per_platform(records: dict[str, tuple[RunReport, PlatformRecord]]) -> list[str]:
+    """Without ``--digest``: each platform's digest from its newest gate record (run ids sort
+    by time), so older runs' reports lying in the same directory are not merged."""
+    newest: dict[str, tuple[str, str]] = {}
+    for digest, (run, record) in records.items():
+        if record.platform not in newest or run.run_id > newest[record.platform][0]:
+            newest[record.platform] = (run.run_id, digest)
+    return [digest for _, digest in sorted(newest.values())]
+
+
 def report_files(given: Sequence[str], reports_dir: Path) -> list[Path]:
     """The reports named (files, or directories of them), else every run of this state dir."""
     paths = [Path(p) for p in given] or [reports_dir]
@@ -78,7 +88,7 @@ def merge(
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     records = gate_records(reports, config.image)
-    chosen = list(digests) or list(records)
+    chosen = list(digests) or newest_per_platform(records)
     if not chosen:
         raise ConfigError(
             "--digest",

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.build.platforms import Platform, image_platform, parse_platform
 from pipeline.errors import ConfigError
-from pipeline.platforms.merge import gate_records, report_files
+from pipeline.platforms.merge import gate_records, newest_per_platform, report_files
 from pipeline.platforms.options import run_platforms
 from pipeline.project import load_config
 from pipeline.push.index import INDEX_TYPE, Child, digest_of, index_json
@@ -141,3 +141,16 @@ def test_report_files_reads_directories_and_refuses_a_missing_file(tmp_path: Pat
     assert report_files([str(path.parent)], tmp_path) == [path]
     with pytest.raises(ConfigError, match="--report: .* not found"):
         report_files([str(tmp_path / "nope.json")], tmp_path)
+
+
+def test_without_digests_merge_takes_each_platforms_newest_record() -> None:
+    def run(run_id: str, platform: str, digest: str) -> tuple[RunReport, PlatformRecord]:
+        report = RunReport(run_id=run_id, config="p", image="app", started="s")
+        return report, PlatformRecord(platform, smoke="passed", digest=digest)
+
+    records = dict([
+        ("sha256:old", run("20260101000000-aaaaaa", "linux/arm64", "sha256:old")),
+        ("sha256:new", run("20260102000000-bbbbbb", "linux/arm64", "sha256:new")),
+        ("sha256:amd", run("20260102000001-cccccc", "linux/amd64", "sha256:amd")),
+    ])  # fmt: skip
+    assert newest_per_platform(records) == ["sha256:new", "sha256:amd"]
