@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pipeline.attest.evidence import gather
 from pipeline.attest.material import load_signer
 from pipeline.attest.stage import attest_pushes
+from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.cache import CachePlan
 from pipeline.build.context import check_context
 from pipeline.build.stage import BuildResult, build_image
@@ -34,7 +35,6 @@ from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.stage import publish, run_lint
-from pipeline.platforms.options import run_platforms
 from pipeline.platforms.stages import PlatformStages
 from pipeline.project import PipelineConfig
 from pipeline.push.cache import cache_plan, write_cache
@@ -90,6 +90,7 @@ class Runner:
         self._client: docker.DockerClient | None = None
         self._built: BuildResult | None = None
         self._cache: CachePlan | None = None
+        self._backend: Backend | None = None
         self._metadata: Metadata | None = None
         self._skipped: set[str] = set()  # stages that ran but had nothing to check
         self._checked_targets: list[Target] | None = None
@@ -115,12 +116,11 @@ class Runner:
         ``ConfigError`` or ``MissingCredentials`` (exit code 2), raised before the report
         exists.
         """
-        options = self.options
-        chosen = run_platforms(self.config, options.platform, options.by_digest, options.stages)
-        if chosen is not None and "build" in options.stages:
-            self._platforms = PlatformStages.open(self.client, chosen)
+        self._platforms = PlatformStages.for_run(self.config, self.options.platform,
+            self.options.by_digest, self.options.stages, lambda: self.client)  # fmt: skip
         if "build" in self.options.stages:
             check_context(self.config.build.context, self.config.build.dockerfile)
+            self._backend = choose_backend(self.config.build, self.environ)
             self._metadata = image_metadata(self.config.metadata, self.config.root, self.environ)
         if "push" in self.options.stages:
             self._targets_to_check()
@@ -286,8 +286,9 @@ class Runner:
         references = [f"{self.config.image}:{tag}" for tag in metadata.tags]
         if self._platforms is not None:  # each platform its own build, no layer cache yet
             built = self._platforms.build(
-                self.client, self.config.build, references, labels, self.environ, self.log
-            )
+                self.client, self.config.build, references, labels, self.environ, self.log,
+                self._backend,
+            )  # fmt: skip
             self.report.platforms = self._platforms.records
         else:
             self._cache = cache_plan(
@@ -296,7 +297,7 @@ class Runner:
             )  # fmt: skip
             built = build_image(
                 self.client, self.config.build, references, labels, self.log, self.environ,
-                self._cache,
+                self._cache, self._backend,
             )  # fmt: skip
         self._built = built
         self.report.labels = built.labels  # `created` is the reused image's when unchanged
@@ -359,10 +360,8 @@ class Runner:
                 targets, self.report.tags, self.environ, self.log, self.options.by_digest
             )
         else:
-            results = push_all(
-                self.client, self._built.image_id, targets, self.report.tags, self.environ,
-                self.log,
-            )  # fmt: skip
+            results = push_all(self.client, self._built.image_id, targets, self.report.tags,
+                               self.environ, self.log)  # fmt: skip
         self.report.pushes = results
         failed = [r for r in results if not r.ok]
         if failed:

@@ -60,14 +60,15 @@ def build_image(
     log: Log,
     environ: Mapping[str, str] = os.environ,
     cache: CachePlan | None = None,
+    backend: Backend | None = None,
     platform: PlatformBuild | None = None,
 ) -> BuildResult:
-    """Build ``build.context``, tagged with every reference in ``references``; a ``cache``
-    plan's layers are read (written after the gates: ``cache_export``); ``platform``: for
-    that one of ``build.platforms`` (BuildKit only)."""
+    """Build ``build.context`` tagged with each of ``references``: a ``cache`` plan's layers
+    read (written after the gates), with the run's ``backend`` (else ``build.backend``'s), for
+    ``platform`` (one of ``build.platforms``, BuildKit only) when given."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
-    backend, cache = _backend(build, environ, platform, cache, log)
+    backend, cache = _backend(build, environ, backend, platform, cache, log)
     base = resolve_base(
         client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log,
         platform.foreign if platform else None,
@@ -106,12 +107,14 @@ def build_image(
 def _backend(
     build: BuildConfig,
     environ: Mapping[str, str],
+    chosen: Backend | None,
     platform: PlatformBuild | None,
     cache: CachePlan | None,
     log: Log,
 ) -> tuple[Backend, CachePlan | None]:
-    """The builder, and the cache plan if that builder can use it."""
-    backend = choose_backend(build, environ)
+    """The builder (the run's choice, else ``build.backend``'s), and the cache plan if that
+    builder can use it."""
+    backend = chosen or choose_backend(build, environ)
     log(f"building with {backend.describe()}" + (f" for {platform.target}" if platform else ""))
     if platform is not None and backend.cli is None:
         raise ConfigError("build.platforms", None, "needs BuildKit and no docker CLI here can "

@@ -15,16 +15,19 @@ remove, never pushed under those names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
 
+from pipeline.build.backend import Backend
 from pipeline.build.platforms import EMULATION_FACTOR, Platform, engine_platform
 from pipeline.build.settings import BuildConfig
 from pipeline.build.stage import BuildResult, PlatformBuild, build_image
 from pipeline.errors import PipelineError, StageFailed
+from pipeline.platforms.options import run_platforms
+from pipeline.project import PipelineConfig
 from pipeline.push.index_push import publish_index, push_children
 from pipeline.push.registries.kinds import Target
 from pipeline.push.target import PushResult
@@ -46,9 +49,20 @@ class PlatformStages:
     builds: dict[str, BuildResult] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, client: docker.DockerClient, platforms: tuple[Platform, ...]) -> PlatformStages:
-        native = engine_platform(client)
-        return cls(platforms or (native,), native)
+    def for_run(
+        cls,
+        config: PipelineConfig,
+        platform: str | None,
+        by_digest: bool,
+        stages: tuple[str, ...],
+        client: Callable[[], docker.DockerClient],
+    ) -> PlatformStages | None:
+        """The run's platforms (``options.run_platforms``), or None: the one-platform run."""
+        chosen = run_platforms(config, platform, by_digest, stages)
+        if chosen is None or "build" not in stages:
+            return None
+        native = engine_platform(client())
+        return cls(chosen or (native,), native)
 
     @property
     def primary(self) -> Platform:
@@ -63,8 +77,10 @@ class PlatformStages:
         labels: dict[str, str],
         environ: Mapping[str, str],
         log: Log,
+        backend: Backend | None = None,
     ) -> BuildResult:
-        """Build each platform; the primary's result (what the runner's gates look at)."""
+        """Build each platform (with the run's ``backend``, when it chose one); the primary's
+        result (what the runner's gates look at)."""
         self.records = [PlatformRecord(str(p)) for p in self.platforms]
         for platform, record in zip(self.platforms, self.records, strict=True):
             local = references if platform == self.primary else [f"{references[0]}-{platform.slug}"]
@@ -76,8 +92,8 @@ class PlatformStages:
                 labels,
                 _prefixed(log, platform),
                 environ,
-                None,
-                PlatformBuild(platform, foreign),
+                backend=backend,
+                platform=PlatformBuild(platform, foreign),
             )
             self.builds[str(platform)] = built
             record.image_id = built.image_id
