@@ -96,8 +96,10 @@ def build(c, config=""):  # type: ignore[no-untyped-def]
 
 @task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP})
 def smoke(c, config="", junit=""):  # type: ignore[no-untyped-def]
-    """Build, then check the image: policy, structure tests, and the running service on
-    127.0.0.1 (readiness, HTTP checks, graceful stop); containers are removed."""
+    """Build, then check the image: policy, structure tests and the running service.
+
+    The service runs on 127.0.0.1 (readiness, HTTP checks, graceful stop); its containers are
+    removed afterwards."""
     _run(config, ("build", "smoke"), junit=junit)
 
 
