@@ -22,6 +22,22 @@ from pipeline.result import StageResult, Status
 
 
 @dataclass
+class PlatformRecord:
+    """One platform of ``build.platforms``: its image, its smoke verdict and, once pushed,
+    its manifest digest (what ``merge`` checks a matrix job's digest against)."""
+
+    platform: str
+    image_id: str = ""
+    build: str = ""
+    smoke: str = "not run"  # "passed", or why not
+    digest: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.smoke == "passed"
+
+
+@dataclass
 class RunReport:
     run_id: str
     config: str
@@ -39,6 +55,8 @@ class RunReport:
     attestations: list[AttestResult] = field(default_factory=list)
     skipped_gates: list[str] = field(default_factory=list)
     error: str | None = None
+    platforms: list[PlatformRecord] = field(default_factory=list)
+    by_digest: bool = False  # pushed by digest only, nothing tagged (a matrix job's half)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +83,7 @@ class RunReport:
             PushResult(**{k: v for k, v in p.items() if k in push_fields})
             for p in data.get("pushes", [])
         ]
+        values["platforms"] = [PlatformRecord(**p) for p in data.get("platforms", [])]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.stage import publish, run_lint
+from pipeline.platforms.stages import PlatformStages
 from pipeline.project import PipelineConfig
 from pipeline.push.cache import cache_plan, write_cache
 from pipeline.push.registries.credential_check import CredentialCheck, Verdict
@@ -57,6 +58,8 @@ class RunOptions:
     skip_smoke: bool = False
     sarif: str | None = None  # write lint findings as SARIF 2.1.0 here
     junit: str | None = None  # write smoke results as JUnit XML here (default: state dir)
+    platform: str | None = None  # build only this one of build.platforms (a matrix job)
+    by_digest: bool = False  # push each platform by digest, nothing tagged (`invoke merge`)
 
 
 class Runner:
@@ -95,6 +98,7 @@ class Runner:
         self._linted: LintResult | None = None
         self._smoked: SmokeResult | None = None
         self._signer: ec.EllipticCurvePrivateKey | None = None
+        self._platforms: PlatformStages | None = None  # build.platforms (pipeline.platforms)
 
     @property
     def client(self) -> docker.DockerClient:
@@ -112,6 +116,8 @@ class Runner:
         ``ConfigError`` or ``MissingCredentials`` (exit code 2), raised before the report
         exists.
         """
+        self._platforms = PlatformStages.for_run(self.config, self.options.platform,
+            self.options.by_digest, self.options.stages, lambda: self.client)  # fmt: skip
         if "build" in self.options.stages:
             check_context(self.config.build.context, self.config.build.dockerfile)
             self._backend = choose_backend(self.config.build, self.environ)
@@ -278,20 +284,29 @@ class Runner:
             labels,
         )
         references = [f"{self.config.image}:{tag}" for tag in metadata.tags]
-        self._cache = cache_plan(
-            self.config.build.cache, self.config.registries, self.config.image, self.environ,
-            self.log,
-        )  # fmt: skip
-        built = build_image(
-            self.client, self.config.build, references, labels, self.log, self.environ,
-            self._cache, self._backend,
-        )  # fmt: skip
+        if self._platforms is not None:  # each platform its own build, no layer cache yet
+            built = self._platforms.build(
+                self.client, self.config.build, references, labels, self.environ, self.log,
+                self._backend,
+            )  # fmt: skip
+            self.report.platforms = self._platforms.records
+        else:
+            self._cache = cache_plan(
+                self.config.build.cache, self.config.registries, self.config.image,
+                self.environ, self.log,
+            )  # fmt: skip
+            built = build_image(
+                self.client, self.config.build, references, labels, self.log, self.environ,
+                self._cache, self._backend,
+            )  # fmt: skip
         self._built = built
         self.report.labels = built.labels  # `created` is the reused image's when unchanged
         self.report.image_id = built.image_id
         self.report.size, self.report.own_size = built.size, built.own_size
         self.report.base_image = built.base.used
         cache = f", {built.cached_steps}/{built.steps} steps cached" if built.steps else ""
+        if self._platforms is not None:
+            return self._platforms.summary()
         return (
             f"{built.image_id[7:19]} {human_size(built.size)} "
             f"(own layers {human_size(built.own_size)}{cache})"
@@ -311,6 +326,10 @@ class Runner:
     def _smoke(self) -> str:
         assert self._built is not None, "smoke runs after build"
         junit = Path(self.options.junit) if self.options.junit else None
+        if self._platforms is not None:  # each platform on its platform (emulated: qemu)
+            return self._platforms.smoke(
+                self.client, self.config.smoke, self.report.run_id, self.log, junit
+            )
         result = smoke_test(
             self.client,
             self._built.image_id,
@@ -335,9 +354,14 @@ class Runner:
             missing = ", ".join(sorted(required - passed))
             raise StageFailed("push", f"refused: {missing} must pass in the same run first")
         targets = self.targets()
-        results = push_all(
-            self.client, self._built.image_id, targets, self.report.tags, self.environ, self.log
-        )
+        if self._platforms is not None:  # by digest, then one image index under every tag
+            self.report.by_digest = self.options.by_digest
+            results = self._platforms.push(
+                targets, self.report.tags, self.environ, self.log, self.options.by_digest
+            )
+        else:
+            results = push_all(self.client, self._built.image_id, targets, self.report.tags,
+                               self.environ, self.log)  # fmt: skip
         self.report.pushes = results
         failed = [r for r in results if not r.ok]
         if failed:

@@ -22,8 +22,19 @@ from pipeline.build.cache import CacheExport, CachePlan, docker_config_with, rea
 from pipeline.build.classic import apply_labels, run_build
 from pipeline.build.context import check_context
 from pipeline.build.labels import check_labels
+from pipeline.build.platforms import Platform
 from pipeline.build.settings import BuildConfig
+from pipeline.errors import ConfigError
 from pipeline.result import Log
+
+
+@dataclass(frozen=True)
+class PlatformBuild:
+    """A build for one of ``build.platforms``: ``foreign`` is set when it is not the engine's
+    own (then the base stand-in is that platform's)."""
+
+    target: Platform
+    foreign: Platform | None
 
 
 @dataclass(frozen=True)
@@ -50,24 +61,24 @@ def build_image(
     environ: Mapping[str, str] = os.environ,
     cache: CachePlan | None = None,
     backend: Backend | None = None,
+    platform: PlatformBuild | None = None,
 ) -> BuildResult:
-    """Build ``build.context`` and tag it with every reference in ``references``; with a
-    ``cache`` plan, read its layers (writing them is for after the gates: ``cache_export``);
-    ``backend`` is the one a run chose with its inputs, else ``build.backend``'s."""
+    """Build ``build.context`` tagged with each of ``references``: a ``cache`` plan's layers
+    read (written after the gates), with the run's ``backend`` (else ``build.backend``'s), for
+    ``platform`` (one of ``build.platforms``, BuildKit only) when given."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
-    backend = backend or choose_backend(build, environ)
-    log(f"building with {backend.describe()}")
-    if cache is not None and (unusable := usable_with(backend.cli, cache)):
-        log(f"cache: {unusable}")
-        cache = None
+    backend, cache = _backend(build, environ, backend, platform, cache, log)
     base = resolve_base(
-        client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
-    )
+        client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log,
+        platform.foreign if platform else None,
+    )  # fmt: skip
     args = dict(build.args)
     if base.used:
         args[build.base_arg] = base.used
-    content, steps, cached = _build_content(client, backend, build, args, environ, log, cache)
+    content, steps, cached = _build_content(
+        client, backend, build, args, environ, log, cache, platform.target if platform else None
+    )
     image_id, labels = apply_labels(client, content, labels, references[0], log)
     for reference in references:
         repository, tag = reference.rsplit(":", 1)
@@ -93,6 +104,27 @@ def build_image(
     )
 
 
+def _backend(
+    build: BuildConfig,
+    environ: Mapping[str, str],
+    chosen: Backend | None,
+    platform: PlatformBuild | None,
+    cache: CachePlan | None,
+    log: Log,
+) -> tuple[Backend, CachePlan | None]:
+    """The builder (the run's choice, else ``build.backend``'s), and the cache plan if that
+    builder can use it."""
+    backend = chosen or choose_backend(build, environ)
+    log(f"building with {backend.describe()}" + (f" for {platform.target}" if platform else ""))
+    if platform is not None and backend.cli is None:
+        raise ConfigError("build.platforms", None, "needs BuildKit and no docker CLI here can "
+                          "drive it", hint="install a 20.10-22.x docker CLI or buildx")  # fmt: skip
+    if cache is not None and (unusable := usable_with(backend.cli, cache)):
+        log(f"cache: {unusable}")
+        cache = None
+    return backend, cache
+
+
 def _build_content(
     client: docker.DockerClient,
     backend: Backend,
@@ -101,11 +133,12 @@ def _build_content(
     environ: Mapping[str, str],
     log: Log,
     cache: CachePlan | None,
+    platform: Platform | None = None,
 ) -> tuple[str, int, int]:
     """The Dockerfile's own image (no labels, no tags) from the chosen builder."""
     if backend.cli is not None:
         if cache is None:
-            return buildkit_build(backend.cli, build, args, (), environ, log)
+            return buildkit_build(backend.cli, build, args, (), environ, log, None, platform)
         log(f"cache: reading {', '.join(cache.sources)}")
         flags = read_flags(backend.cli, cache)
         with docker_config_with(cache.logins, environ) as config:

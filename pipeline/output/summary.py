@@ -31,6 +31,11 @@ def _push_rows(report: RunReport) -> list[list[str]]:
     ]
 
 
+def _platform_rows(report: RunReport) -> list[list[str]]:
+    """One row per platform of build.platforms: its image, its own smoke verdict, its digest."""
+    return [[p.platform, p.build or "-", p.smoke, p.digest or "-"] for p in report.platforms]
+
+
 def render_summary(report: RunReport) -> str:
     """The plain-text table printed at the end of every run."""
     lines = [f"hoist run {report.run_id}: {report.image} {report.version}".rstrip()]
@@ -43,12 +48,17 @@ def render_summary(report: RunReport) -> str:
             f"image {report.image_id[:19]}  size {human_size(report.size)}"
             f"  own layers {human_size(report.own_size)}  base {report.base_image or '-'}"
         )
+    if report.platforms:
+        lines.append("")
+        lines += _table(["platform", "image", "smoke", "digest"], _platform_rows(report))
     if report.pushes:
         lines.append("")
         lines += _table(
             ["target", "references", "digest", "attempts", "seconds", "result"],
             _push_rows(report),
         )
+    if report.by_digest:
+        lines.append("pushed by digest only: nothing tagged (put the index with `invoke merge`)")
     for gate in report.skipped_gates:
         lines.append(f"WARNING: gate skipped by request: {gate}")
     lines.append(f"result: {'OK' if report.ok else 'FAILED'}")
@@ -65,6 +75,9 @@ def render_markdown(report: RunReport) -> str:
         f"| {s.stage} | {icon[s.status]} {s.status.value} | {s.seconds:.1f} | {s.summary} |"
         for s in report.stages
     ]
+    if report.platforms:
+        lines += ["", "| platform | image | smoke | digest |", "| --- | --- | --- | --- |"]
+        lines += ["| " + " | ".join(row) + " |" for row in _platform_rows(report)]
     if report.pushes:
         lines += ["", "| target | references | digest | attempts | seconds | result |",
                   "| --- | --- | --- | ---: | ---: | --- |"]  # fmt: skip

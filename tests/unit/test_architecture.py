@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 FLOORS = (
     "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine", "tools",
     "config", "context", "tags", "lint", "build", "smoke", "push", "attest", "release",
-    "report", "deploy", "project", "output", "run", "cli", "tasks",
+    "report", "deploy", "project", "output", "platforms", "run", "cli", "tasks",
 )  # fmt: skip
 
 # Imports that may stay inside a function, and why: optional cloud SDKs are installed only
