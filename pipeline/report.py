@@ -9,12 +9,11 @@ messages that already went to the terminal.
 from __future__ import annotations
 
 import json
-import os
-import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline.atomic import replace_text
 from pipeline.attest.stage import AttestResult
 from pipeline.errors import PipelineError
 from pipeline.push.target import PushResult
@@ -83,18 +82,9 @@ def write_report(report: RunReport, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"run-{report.run_id}.json"
     text = json.dumps(report.to_dict(), indent=2)
-    _replace(path, text)
-    _replace(directory / "last.json", text)
+    replace_text(path, text)
+    replace_text(directory / "last.json", text)
     return path
-
-
-def _replace(path: Path, text: str) -> None:
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        aside.write_text(text)
-        os.replace(aside, path)
-    finally:
-        aside.unlink(missing_ok=True)
 
 
 def read_report(path: Path) -> RunReport | None:

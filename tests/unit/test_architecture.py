@@ -20,7 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 # never one above it. Data flows config → context → tags → lint → build → smoke → push →
 # attest → (report) → deploy; project puts the sections together; output, run and cli sit on top.
 FLOORS = (
-    "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine", "tools",
+    "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine", "tools", "atomic",
+    "futures",
     "config", "context", "tags", "lint", "build", "smoke", "push", "attest", "release",
     "report", "deploy", "project", "output", "run", "cli", "tasks",
 )  # fmt: skip
