@@ -29,7 +29,7 @@ from pipeline.attest.material import load_signer
 from pipeline.attest.stage import attest_pushes
 from pipeline.build.cache import CachePlan
 from pipeline.build.context import check_context
-from pipeline.build.stage import BuildResult, build_image
+from pipeline.build.stage import BuildResult, build_image, tag_image
 from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
 from pipeline.lint.findings import Finding, LintResult
@@ -282,6 +282,7 @@ class Runner:
         built = build_image(
             self.client, self.config.build, references, labels, self.log, self.environ, self._cache
         )
+        tag_image(self.client, built)
         self._built = built
         self.report.labels = built.labels  # `created` is the reused image's when unchanged
         self.report.image_id = built.image_id

@@ -2,7 +2,8 @@
 
 BuildKit through a docker CLI (``build.buildkit``) or the SDK's classic builder
 (``build.classic``) builds the Dockerfile's image, as ``build.backend`` decides; either way
-the labels and tags are added the same way afterwards. This module decides the base image
+the labels are added the same way afterwards, and the tags apart (``tag_image``), when the
+runner says so. This module decides the base image
 (``build.base_image``: the configured one, or the offline stand-in), refuses bad input before
 anything is built (``build.context``, ``build.labels``) and returns a plain ``BuildResult``.
 """
@@ -50,8 +51,8 @@ def build_image(
     environ: Mapping[str, str] = os.environ,
     cache: CachePlan | None = None,
 ) -> BuildResult:
-    """Build ``build.context`` and tag it with every reference in ``references``; with a
-    ``cache`` plan, read its layers (writing them is for after the gates: ``cache_export``)."""
+    """Build ``build.context`` for ``references`` (the first names the previous image, reused
+    when unchanged); the tags are given by ``tag_image``, once the run's lint has passed."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
     backend = choose_backend(build, environ)
@@ -67,9 +68,6 @@ def build_image(
         args[build.base_arg] = base.used
     content, steps, cached = _build_content(client, backend, build, args, environ, log, cache)
     image_id, labels = apply_labels(client, content, labels, references[0], log)
-    for reference in references:
-        repository, tag = reference.rsplit(":", 1)
-        client.api.tag(image_id, repository, tag)
     size = int(client.api.inspect_image(image_id).get("Size", 0))
     base_size = _image_size(client, base.used) if base.used else 0
     return BuildResult(
@@ -118,6 +116,14 @@ def _build_content(
         decode=True,
     )
     return run_build(client, stream, log)
+
+
+def tag_image(client: docker.DockerClient, built: BuildResult) -> None:
+    """Give the built image every reference: apart from the build, which runs beside lint, so
+    a lint failure leaves no tagged image."""
+    for reference in built.references:
+        repository, tag = reference.rsplit(":", 1)
+        client.api.tag(built.image_id, repository, tag)
 
 
 def _image_size(client: docker.DockerClient, name: str) -> int:
