@@ -17,7 +17,7 @@ from pipeline.atomic import replace_text
 from pipeline.attest.stage import AttestResult
 from pipeline.errors import PipelineError
 from pipeline.push.target import PushResult
-from pipeline.result import StageResult, Status
+from pipeline.result import StageResult, Status, VerifiedBy
 
 
 @dataclass
@@ -38,6 +38,7 @@ class RunReport:
     attestations: list[AttestResult] = field(default_factory=list)
     skipped_gates: list[str] = field(default_factory=list)
     error: str | None = None
+    seconds: float | None = None  # the run's wall time, stages side by side counted once
 
     @property
     def ok(self) -> bool:
@@ -55,7 +56,11 @@ class RunReport:
         values = {k: v for k, v in data.items() if k in known}
         values["stages"] = [
             StageResult(
-                s["stage"], Status(s["status"]), s.get("seconds", 0.0), s.get("summary", "")
+                s["stage"],
+                Status(s["status"]),
+                s.get("seconds", 0.0),
+                s.get("summary", ""),
+                VerifiedBy(**s["cached"]) if s.get("cached") else None,
             )
             for s in data.get("stages", [])
         ]
