@@ -46,6 +46,9 @@ def _run(  # type: ignore[no-untyped-def]
     no_cache: bool = False,
 ):
     """Run some stages of the pipeline and end with the summary table and the report path."""
+    from pipeline.ssh_transport import leave_out_unless_used
+
+    leave_out_unless_used(os.environ)  # before docker-py is imported: no ssh:// engine here
     from pipeline.output.github import output_for
     from pipeline.paths import state_dir
     from pipeline.project import open_project

@@ -21,8 +21,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 # attest → (report) → deploy; verdicts keeps what lint and smoke found, keyed by their inputs;
 # project puts the sections together; output, run and cli sit on top.
 FLOORS = (
-    "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine", "atomic",
-    "digests", "tools", "futures",
+    "errors", "workflow_commands", "result", "units", "paths", "secrets", "ssh_transport",
+    "engine", "atomic", "digests", "tools", "futures",
     "config", "context", "tags", "lint", "build", "smoke", "push", "attest", "release",
     "verdicts", "report", "deploy", "project", "output", "run", "cli", "tasks",
 )  # fmt: skip
