@@ -382,7 +382,7 @@ STARTUP_COMMANDS: dict[str, list[str]] = {
         sys.executable, "-c",  # as tasks.py's _run: paramiko left out, then the modules
         "import os; from pipeline.ssh_transport import leave_out_unless_used; "
         "leave_out_unless_used(os.environ); import pipeline.output.github, pipeline.project, "
-        "pipeline.push.registry_server, pipeline.report, pipeline.run",
+        "pipeline.push.registry_server, pipeline.report, pipeline.run.runner",
     ],
 }  # fmt: skip
 INTERPRETER = [sys.executable, "-c", "pass"]

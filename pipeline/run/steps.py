@@ -300,5 +300,7 @@ def attest_step(
         lint=proven.linted.result if proven.linted else None,
         smoke=proven.smoked.result if proven.smoked else None,
         skipped_gates=proven.skipped_gates, client=client, environ=environ,
+        kept={stage: outcome.cached for stage, outcome in (("lint", proven.linted),
+              ("smoke", proven.smoked)) if outcome is not None and outcome.cached},
     )  # fmt: skip
     return Attested(attest_pushes(key, signing, evidence, pushed, environ, log))
