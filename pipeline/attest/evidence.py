@@ -25,8 +25,6 @@ from pipeline.lint.findings import LintResult
 from pipeline.result import VerifiedBy
 from pipeline.smoke.stage import SmokeResult
 
-DEFAULT_BACKEND = "classic"  # docker-py builds with the classic builder (docker-py 2230)
-
 
 def hoist_version() -> str:
     try:
@@ -54,8 +52,7 @@ def gather(
     return Evidence(
         run_id=run_id,
         hoist_version=hoist_version(),
-        # BuildKit builds will say which backend ran; until then every build is classic.
-        backend=str(getattr(built, "backend", DEFAULT_BACKEND)),
+        backend=built.backend,
         config_name=config_path.name,
         config_digest="sha256:" + hashlib.sha256(config_path.read_bytes()).hexdigest(),
         image=image,

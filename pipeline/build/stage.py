@@ -50,12 +50,15 @@ def build_image(
     log: Log,
     environ: Mapping[str, str] = os.environ,
     cache: CachePlan | None = None,
+    backend: Backend | None = None,
 ) -> BuildResult:
     """Build ``build.context`` for ``references`` (the first names the previous image, reused
-    when unchanged); the tags are given by ``tag_image``, once the run's lint has passed."""
+    when unchanged); the tags are given by ``tag_image``, once the run's lint has passed. With
+    a ``cache`` plan, read its layers (writing them is for after the gates: ``cache_export``);
+    ``backend`` is the one a run chose with its inputs, else ``build.backend``'s."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
-    backend = choose_backend(build, environ)
+    backend = backend or choose_backend(build, environ)
     log(f"building with {backend.describe()}")
     if cache is not None and (unusable := usable_with(backend.cli, cache)):
         log(f"cache: {unusable}")

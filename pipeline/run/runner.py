@@ -36,6 +36,7 @@ import docker
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.attest.material import load_signer
+from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.context import check_context
 from pipeline.build.stage import tag_image
 from pipeline.engine import docker_client
@@ -62,13 +63,14 @@ SKIPPED_SMOKE_LABEL = "io.hoist.smoke"
 
 @dataclass(frozen=True)
 class RunInputs:
-    """What ``check_inputs`` found, for the stages: the tags of this context (when building),
-    the push targets whose registries are asked about the credentials, and the signing key
-    (when pushing with ``signing:``; None when it is optional and not set)."""
+    """What ``check_inputs`` found, for the stages: the tags of this context and the builder
+    (when building), the push targets whose registries are asked about the credentials, and
+    the signing key (when pushing with ``signing:``; None when it is optional and not set)."""
 
     metadata: Metadata | None = None
     targets: tuple[Target, ...] = ()
     signer: ec.EllipticCurvePrivateKey | None = None
+    backend: Backend | None = None
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,10 @@ class Runner:
         starts the embedded registry, and hoist made its credentials.
         """
         config, stages = self.config, self.options.stages
-        metadata = None
+        metadata = backend = None
         if "build" in stages:
             check_context(config.build.context, config.build.dockerfile)
+            backend = choose_backend(config.build, self.environ)  # no capable CLI: refused here
             metadata = image_metadata(config.metadata, config.root, self.environ)
         targets: list[Target] = []
         signer = None
@@ -138,7 +141,7 @@ class Runner:
                 config.registries, wanted, config.image, self.environ, config.path.name
             )
             signer = self._signer()
-        return RunInputs(metadata, tuple(targets), signer)
+        return RunInputs(metadata, tuple(targets), signer, backend)
 
     def _signer(self) -> ec.EllipticCurvePrivateKey | None:
         """The key that signs what is pushed; one that cannot sign stops the run here."""
@@ -299,7 +302,7 @@ class Runner:
         order.when_recorded("build", tags)
         cache = cache_plan(config.build.cache, config.registries, config.image, self.environ, log)
         built = steps.build_step(self.client, config.build, config.image, metadata, labels,
-                                 cache, self.environ, log)  # fmt: skip
+                                 cache, inputs.backend, self.environ, log)  # fmt: skip
         order.when_recorded("build", functools.partial(record_image, report, built))
         return built
 

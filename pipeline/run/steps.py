@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pipeline.attest.evidence import gather
 from pipeline.attest.settings import SigningConfig
 from pipeline.attest.stage import AttestResult, attest_pushes
+from pipeline.build.backend import Backend
 from pipeline.build.cache import CachePlan
 from pipeline.build.settings import BuildConfig
 from pipeline.build.stage import BuildResult, build_image
@@ -158,11 +159,13 @@ def build_step(
     metadata: Metadata,
     labels: dict[str, str],
     cache: CachePlan | None,
+    backend: Backend | None,
     environ: Mapping[str, str],
     log: Log,
 ) -> Built:
-    """The image with ``labels``, for every tag of ``metadata`` (given once lint passed),
-    built on the layers of the ``cache`` plan when there is one."""
+    """The image with ``labels``, for every tag of ``metadata`` (given once lint passed), by
+    ``backend`` (chosen with the inputs), on the layers of the ``cache`` plan when there is
+    one."""
     for warning in metadata.warnings:
         log(f"warning: {warning}")
     if not metadata.tags:
@@ -172,7 +175,7 @@ def build_step(
             hint="add a rule that always applies, e.g. type=sha",
         )
     references = [f"{image}:{tag}" for tag in metadata.tags]
-    built = build_image(client, build, references, labels, log, environ, cache)
+    built = build_image(client, build, references, labels, log, environ, cache, backend)
     return Built(built, list(metadata.tags), cache)
 
 

@@ -209,7 +209,8 @@ def test_interrupted_buildkit_build_leaves_no_step_running_and_nothing_tagged(  
     assert (build["stage"], build["status"]) == ("build", "interrupted")
 
 
-def test_buildkit_without_a_capable_cli_is_one_clear_line(tmp_path, run_env, images):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("task", ["build", "ci"])
+def test_buildkit_without_a_capable_cli_is_one_clear_line(tmp_path, run_env, images, task):  # type: ignore[no-untyped-def]
     old = tmp_path / "old" / "docker"
     old.parent.mkdir()
     old.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo "Docker version 19.03.15, b"; '
@@ -219,10 +220,11 @@ def test_buildkit_without_a_capable_cli_is_one_clear_line(tmp_path, run_env, ima
     config = built_config(project, images, "buildkit")
 
     result = run_invoke(
-        "build", "--config", str(config), env={**run_env, "HOIST_DOCKER_CLI": str(old)}
+        task, "--config", str(config), env={**run_env, "HOIST_DOCKER_CLI": str(old)}
     )
 
     assert result.returncode == 2, result.stdout + result.stderr
+    assert "lint" not in result.stdout  # refused with the inputs, before any stage ran
     assert result.stderr.splitlines() == [
         "hoist: error: build.backend: is buildkit, but no docker CLI here can drive BuildKit"
         f" (tried {old}: 19.03.15 without buildx) (install docker's buildx plugin or a"
