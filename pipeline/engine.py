@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import docker
@@ -23,10 +22,11 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-def engine_host(environ: Mapping[str, str] = os.environ) -> str:
-    """The engine ``docker_client()`` talks to: what a docker CLI run beside the SDK (the
-    BuildKit build) is pointed at, so both reach the same engine whatever the CLI's context."""
-    return environ.get("DOCKER_HOST") or DEFAULT_HOST
+def engine_host() -> str:
+    """The engine ``docker_client()`` talks to (the SDK reads this process's ``DOCKER_HOST``):
+    what a docker CLI run beside the SDK (the BuildKit build) is pointed at, so both reach the
+    same engine whatever the CLI's context or the environment handed to the build."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
 def docker_client(host: str | None = None, timeout: int = 300) -> docker.DockerClient:

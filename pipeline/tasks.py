@@ -99,8 +99,7 @@ def build(c, config=""):  # type: ignore[no-untyped-def]
 
 @task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP, "no-cache": NO_CACHE_HELP})
 def smoke(c, config="", junit="", no_cache=False):  # type: ignore[no-untyped-def]
-    """Build, then check the image: policy, structure tests, and the running service on
-    127.0.0.1 (readiness, HTTP checks, graceful stop); containers are removed."""
+    """Build, then check the image: policy, structure tests, the running service on 127.0.0.1."""
     _run(config, ("build", "smoke"), junit=junit, no_cache=no_cache)
 
 

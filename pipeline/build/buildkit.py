@@ -91,7 +91,7 @@ def build_command(
 def cli_environment(environ: Mapping[str, str], docker_config: Path | None) -> dict[str, str]:
     """The CLI's environment: the caller's, on the SDK's engine, with BuildKit switched on."""
     env = {k: v for k, v in environ.items() if k != "DOCKER_CONTEXT"}
-    env.update(DOCKER_HOST=engine_host(environ), DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain")
+    env.update(DOCKER_HOST=engine_host(), DOCKER_BUILDKIT="1", BUILDKIT_PROGRESS="plain")
     if docker_config is not None:
         env["DOCKER_CONFIG"] = str(docker_config)
     return env

@@ -26,12 +26,13 @@ import pytest
 import requests
 import yaml
 
-from pipeline.push.registry_server import RegistryServer, free_port, start_registry, stop_registry
+from pipeline.push.registry_server import RegistryServer, free_port
 from pipeline.push.target import PushResult
-from pipeline.report import RunReport, write_report
+from pipeline.report import RunReport
 from tests.conftest import run_invoke
 from tests.support.deploy_images import build_and_push
-from tests.support.server_engine import ServerEngine, start_server_engine, stop_server_engine
+from tests.support.deploy_runs import one_error_line, reported, write_push_report
+from tests.support.server_engine import ServerEngine
 from tests.support.sshd import SshServer, start_sshd, stop_sshd
 
 pytestmark = pytest.mark.integration
@@ -46,25 +47,8 @@ POLL_LIMIT = 120.0  # seconds: the poller stops by itself even if a test forgets
 
 
 @pytest.fixture(scope="module")
-def server_engine() -> Iterator[ServerEngine]:
-    engine = start_server_engine()
-    yield engine
-    stop_server_engine(engine)
-
-
-@pytest.fixture(scope="module")
 def server_client(server_engine: ServerEngine) -> docker.DockerClient:
     return docker.DockerClient(base_url=server_engine.host, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    """A real htpasswd registry (as ``registry_factory`` starts), shared by the module so the
-    200 MB base layer is pushed once."""
-    root = tmp_path_factory.mktemp("deploy-registry")
-    server = start_registry(root, username="deployer", password=secrets.token_urlsafe(16))
-    yield server
-    stop_registry(server.pid)
 
 
 @pytest.fixture(scope="module")
@@ -188,17 +172,10 @@ def site(
 
 
 def write_last_report(site: Site, digest: str) -> RunReport:
-    """What `invoke push` leaves behind: the run report naming the pushed digest."""
-    report = RunReport(
-        run_id=f"20260101000000-{secrets.token_hex(3)}",
-        config=str(site.config),
-        image=REPOSITORY_PATH,
-        started="2026-01-01T00:00:00+00:00",
-        labels={"org.opencontainers.image.revision": REVISION},
-        pushes=[PushResult("server-registry", site.repository, [f"{site.repository}:v1"], digest)],
+    push = PushResult("server-registry", site.repository, [f"{site.repository}:v1"], digest)
+    return write_push_report(
+        site.config, site.env["HOIST_STATE_DIR"], REPOSITORY_PATH, REVISION, push
     )
-    write_report(report, Path(site.env["HOIST_STATE_DIR"]) / "reports")
-    return report
 
 
 class Poller:
@@ -255,19 +232,6 @@ class Poller:
             if version is not None:
                 last_ok, failed = moment, False
         return longest
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    errors = [line for line in result.stderr.splitlines() if line.startswith("hoist: error:")]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return errors[0]
-
-
-def reported(pattern: str, output: str) -> float:
-    match = re.search(pattern, output)
-    assert match, f"{pattern!r} not in output"
-    return float(match[1])
 
 
 # --- the cases ----------------------------------------------------------------------------------

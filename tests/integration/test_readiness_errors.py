@@ -20,10 +20,10 @@ import docker
 import pytest
 import yaml
 
-from pipeline.push.registry_server import RegistryServer, free_port, start_registry, stop_registry
+from pipeline.push.registry_server import RegistryServer, free_port
 from tests.conftest import _git_init, run_invoke
 from tests.integration.smoke_images import BASE, images, run_smoke, smoke_config
-from tests.support.server_engine import ServerEngine, start_server_engine, stop_server_engine
+from tests.support.server_engine import ServerEngine
 
 pytestmark = pytest.mark.integration
 
@@ -167,21 +167,6 @@ def test_invoke_smoke_prints_the_answer_in_its_error_line(
 # --- deploy: the new version's check on a temporary port ----------------------------------------
 
 REPOSITORY_PATH = "hoist-readiness/app"
-
-
-@pytest.fixture(scope="module")
-def server_engine() -> Iterator[ServerEngine]:
-    engine = start_server_engine()
-    yield engine
-    stop_server_engine(engine)
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    root = tmp_path_factory.mktemp("readiness-registry")
-    server = start_registry(root, username="deployer", password=secrets.token_urlsafe(16))
-    yield server
-    stop_registry(server.pid)
 
 
 @pytest.fixture(scope="module")

@@ -172,10 +172,14 @@ def _error_line(result: subprocess.CompletedProcess[str]) -> str:
     return line
 
 
+def _auto_backend() -> str:
+    """The backend ``build.backend: auto`` takes on this machine: the signed push's builder."""
+    return "buildkit" if find_cli(os.environ)[0] else "classic"
+
+
 def test_a_signed_push_verifies_by_digest_and_by_tag(signed: SignedPush) -> None:
     by_digest = signed.verify(f"{signed.repository}@{signed.digest}")
     by_tag = signed.verify(f"{signed.repository}:test")
-    backend = "buildkit" if find_cli(os.environ)[0] else "classic"  # what build.backend: auto took
 
     for result in (by_digest, by_tag):
         assert result.returncode == 0
@@ -183,7 +187,7 @@ def test_a_signed_push_verifies_by_digest_and_by_tag(signed: SignedPush) -> None
         assert lines[1].startswith("signature   ok  sha256:")
         assert lines[1].endswith(f"signed {signed.repository}@{signed.digest}")
         assert lines[2].startswith("sbom        ok  https://cyclonedx.org/bom: ")
-        assert lines[3].startswith(f"provenance  ok  hoist 0.1.0 ({backend}) from ")
+        assert lines[3].startswith(f"provenance  ok  hoist 0.1.0 ({_auto_backend()}) from ")
         assert lines[4] == "gate        ok  passed: lint (hadolint, eslint), smoke (6 checks)"
         assert lines[-1] == f"verified: {signed.repository}@{signed.digest}"
     attest = [s for s in signed.report["stages"] if s["stage"] == "attest"]
@@ -267,8 +271,7 @@ def test_statements_verify_and_validate_independently(signed: SignedPush) -> Non
 def test_provenance_names_builder_source_config_and_base(signed: SignedPush, docker_client) -> None:  # type: ignore[no-untyped-def]
     predicate = _statements(signed)[statements.SLSA_PROVENANCE_V1]["predicate"]
     builder = predicate["runDetails"]["builder"]
-    backend = "buildkit" if find_cli(os.environ)[0] else "classic"  # what build.backend: auto took
-    assert builder["version"] == {"hoist": "0.1.0", "backend": backend}
+    assert builder["version"] == {"hoist": "0.1.0", "backend": _auto_backend()}
     definition = predicate["buildDefinition"]
     git = ["git", "rev-parse", "HEAD"]
     revision = subprocess.run(git, cwd=signed.project, capture_output=True, text=True).stdout

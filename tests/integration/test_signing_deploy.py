@@ -22,30 +22,15 @@ import yaml
 from pipeline.attest import keys
 from pipeline.attest.store import ArtifactStore
 from pipeline.push.registries.kinds import Credentials
-from pipeline.push.registry_server import RegistryServer, free_port, start_registry, stop_registry
+from pipeline.push.registry_server import RegistryServer, free_port
 from tests.conftest import run_invoke
 from tests.support.deploy_images import build_and_push
-from tests.support.server_engine import ServerEngine, start_server_engine, stop_server_engine
+from tests.support.server_engine import ServerEngine
 from tests.support.signing import PASSING, forge
 
 pytestmark = pytest.mark.integration
 
 PATH = "hoist-signed/app"
-
-
-@pytest.fixture(scope="module")
-def server_engine() -> Iterator[ServerEngine]:
-    engine = start_server_engine()
-    yield engine
-    stop_server_engine(engine)
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    root = tmp_path_factory.mktemp("signed-deploy-registry")
-    server = start_registry(root, username="deployer", password=secrets.token_urlsafe(16))
-    yield server
-    stop_registry(server.pid)
 
 
 @pytest.fixture(scope="module")

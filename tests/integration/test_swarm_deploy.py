@@ -31,11 +31,12 @@ import pytest
 import requests
 import yaml
 
-from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
-from pipeline.push.stage import PushResult
-from pipeline.report import RunReport, write_report
+from pipeline.push.registry_server import RegistryServer
+from pipeline.push.target import PushResult
+from pipeline.report import RunReport
 from tests.conftest import run_invoke
 from tests.support.deploy_images import build_and_push_service_images
+from tests.support.deploy_runs import one_error_line, reported, write_push_report
 from tests.support.swarm_cluster import (
     SwarmCluster,
     in_netns,
@@ -50,14 +51,6 @@ REVISION = "89abcdef0123456789abcdef0123456789abcdef"
 SECRET_VALUE = "hello from the env file"
 POLL_INTERVAL = 0.05
 POLL_LIMIT = 300.0  # the poller stops by itself even if a test forgets it
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    root = tmp_path_factory.mktemp("swarm-registry")
-    server = start_registry(root, username="deployer", password=secrets.token_urlsafe(16))
-    yield server
-    stop_registry(server.pid)
 
 
 @pytest.fixture(scope="module")
@@ -204,17 +197,10 @@ def _remove_service_and_secrets(project: Project) -> None:
 
 
 def write_last_report(project: Project, digest: str) -> RunReport:
-    """What `invoke push` leaves behind: the run report naming the pushed digest."""
-    report = RunReport(
-        run_id=f"20260101000000-{secrets.token_hex(3)}",
-        config=str(project.config),
-        image=REPOSITORY_PATH,
-        started="2026-01-01T00:00:00+00:00",
-        labels={"org.opencontainers.image.revision": REVISION},
-        pushes=[PushResult("swarm-registry", project.repository, [], digest)],
+    push = PushResult("swarm-registry", project.repository, [], digest)
+    return write_push_report(
+        project.config, project.env["HOIST_STATE_DIR"], REPOSITORY_PATH, REVISION, push
     )
-    write_report(report, Path(project.env["HOIST_STATE_DIR"]) / "reports")
-    return report
 
 
 class Poller:
@@ -266,21 +252,6 @@ class Poller:
 
     def last_versions(self, count: int = 5) -> set[str]:
         return {version or "failed" for _, version, _ in self.samples[-count:]}
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    errors = [line for line in result.stderr.splitlines() if line.startswith("hoist: error:")]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return errors[0]
-
-
-def reported(pattern: str, output: str) -> float:
-    import re
-
-    match = re.search(pattern, output)
-    assert match, f"{pattern!r} not in output"
-    return float(match[1])
 
 
 def secret_file_in_a_task(project: Project) -> str:

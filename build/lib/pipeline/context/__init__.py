@@ -1,1 +1,0 @@
-"""The repository state a run builds from: commit, ref, event, as GitHub Actions names them."""
