@@ -33,6 +33,8 @@ CONFIG_HELP = (
 TO_HELP = "comma-separated target names or kinds to push to (default: every configured target)"
 SARIF_HELP = "also write the lint findings as SARIF 2.1.0 to PATH (for GitHub code scanning)"
 JUNIT_HELP = "write the smoke check results as JUnit XML to PATH (default: .hoist/reports/)"
+NO_CACHE_HELP = "run lint and smoke even when a kept verdict matches (also: HOIST_NO_CACHE=1)"
+SKIP_SMOKE_HELP = "push without the smoke gate (recorded in the summary and an image label)"
 
 
 def _run(  # type: ignore[no-untyped-def]
@@ -44,13 +46,18 @@ def _run(  # type: ignore[no-untyped-def]
     junit: str = "",
     platform: str = "",
     by_digest: bool = False,
+    no_cache: bool = False,
 ):
     """Run some stages of the pipeline and end with the summary table and the report path."""
+    from pipeline.ssh_transport import leave_out_unless_used
+
+    leave_out_unless_used(os.environ)  # before docker-py is imported: no ssh:// engine here
     from pipeline.output.github import output_for
     from pipeline.paths import state_dir
     from pipeline.project import open_project
     from pipeline.report import write_report
-    from pipeline.run import Runner, RunOptions
+    from pipeline.run.options import RunOptions
+    from pipeline.run.runner import Runner
 
     output = output_for(os.environ)
     with task_session():
@@ -63,6 +70,7 @@ def _run(  # type: ignore[no-untyped-def]
             junit=junit or None,
             platform=platform or None,
             by_digest=by_digest,
+            reuse_verdicts=not no_cache,
         )
         runner = Runner(
             config,
@@ -72,20 +80,20 @@ def _run(  # type: ignore[no-untyped-def]
             on_stage=output.stage,
             on_findings=output.findings,
         )
-        runner.check_inputs()  # bad input: exit 2 with nothing built and no report written
+        inputs = runner.check_inputs()  # bad input: exit 2, nothing built and no report written
         try:
-            runner.run()
+            runner.run(inputs)
         finally:
             output.end_stage()
             path = write_report(runner.report, state_dir() / "reports")
             output.summary(runner.report, path)
 
 
-@task(help={"config": CONFIG_HELP, "sarif": SARIF_HELP})
-def lint(c, config="", sarif=""):  # type: ignore[no-untyped-def]
+@task(help={"config": CONFIG_HELP, "sarif": SARIF_HELP, "no-cache": NO_CACHE_HELP})
+def lint(c, config="", sarif="", no_cache=False):  # type: ignore[no-untyped-def]
     """Lint the Dockerfile (hadolint), the app (eslint), Python (ruff) and GitHub workflows
     (zizmor, workflow schema); one findings list, optionally as SARIF."""
-    _run(config, ("lint",), sarif=sarif)
+    _run(config, ("lint",), sarif=sarif, no_cache=no_cache)
 
 
 @task(help={"config": CONFIG_HELP})
@@ -94,17 +102,15 @@ def build(c, config=""):  # type: ignore[no-untyped-def]
     _run(config, ("build",))
 
 
-@task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP})
-def smoke(c, config="", junit=""):  # type: ignore[no-untyped-def]
+@task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP, "no-cache": NO_CACHE_HELP})
+def smoke(c, config="", junit="", no_cache=False):  # type: ignore[no-untyped-def]
     """Build, then check the image: policy, structure tests, the running service on 127.0.0.1."""
-    _run(config, ("build", "smoke"), junit=junit)
+    _run(config, ("build", "smoke"), junit=junit, no_cache=no_cache)
 
 
 PUSH_HELP = {
-    "config": CONFIG_HELP,
-    "to": TO_HELP,
-    "skip-smoke": "push without the smoke gate (recorded in the summary and an image label)",
-}
+    "config": CONFIG_HELP, "to": TO_HELP, "skip-smoke": SKIP_SMOKE_HELP, "no-cache": NO_CACHE_HELP
+}  # fmt: skip
 
 
 @task(
@@ -114,10 +120,10 @@ PUSH_HELP = {
         "by-digest": "push each platform's image by digest, tag nothing (then: invoke merge)",
     }
 )
-def push(c, config="", to="", skip_smoke=False, platform="", by_digest=False):  # type: ignore[no-untyped-def]
+def push(c, config="", to="", skip_smoke=False, no_cache=False, platform="", by_digest=False):  # type: ignore[no-untyped-def]
     """Push to the configured registries — only after lint, build and smoke pass in this run."""
-    stages = ("lint", "build", "smoke", "push")
-    _run(config, stages, to=to, skip_smoke=skip_smoke, platform=platform, by_digest=by_digest)
+    _run(config, ("lint", "build", "smoke", "push"), to=to, skip_smoke=skip_smoke,
+         no_cache=no_cache, platform=platform, by_digest=by_digest)  # fmt: skip
 
 
 @task(
@@ -140,10 +146,10 @@ def merge(c, config="", to="", digest=None, report=None):  # type: ignore[no-unt
 
 
 @task(help={**PUSH_HELP, "sarif": SARIF_HELP, "junit": JUNIT_HELP})
-def ci(c, config="", to="", skip_smoke=False, sarif="", junit=""):  # type: ignore[no-untyped-def]
+def ci(c, config="", to="", skip_smoke=False, sarif="", junit="", no_cache=False):  # type: ignore[no-untyped-def]
     """The whole pipeline: lint -> build -> smoke -> push, stopping at the first failure."""
     stages = ("lint", "build", "smoke", "push")
-    _run(config, stages, to=to, skip_smoke=skip_smoke, sarif=sarif, junit=junit)
+    _run(config, stages, to=to, skip_smoke=skip_smoke, sarif=sarif, junit=junit, no_cache=no_cache)
 
 
 @task(

@@ -2,7 +2,8 @@
 
 BuildKit through a docker CLI (``build.buildkit``) or the SDK's classic builder
 (``build.classic``) builds the Dockerfile's image, as ``build.backend`` decides; either way
-the labels and tags are added the same way afterwards. This module decides the base image
+the labels are added the same way afterwards, and the tags apart (``tag_image``), when the
+runner says so. This module decides the base image
 (``build.base_image``: the configured one, or the offline stand-in), refuses bad input before
 anything is built (``build.context``, ``build.labels``) and returns a plain ``BuildResult``.
 """
@@ -63,9 +64,10 @@ def build_image(
     backend: Backend | None = None,
     platform: PlatformBuild | None = None,
 ) -> BuildResult:
-    """Build ``build.context`` tagged with each of ``references``: a ``cache`` plan's layers
-    read (written after the gates), with the run's ``backend`` (else ``build.backend``'s), for
-    ``platform`` (one of ``build.platforms``, BuildKit only) when given."""
+    """Build ``build.context`` for ``references`` (the first names the previous image, reused
+    when unchanged); the tags are given by ``tag_image``, once the run's lint has passed. A
+    ``cache`` plan's layers are read (written after the gates); ``backend`` is the run's (else
+    ``build.backend``'s); ``platform`` is one of ``build.platforms`` (BuildKit only)."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
     backend, cache = _backend(build, environ, backend, platform, cache, log)
@@ -80,9 +82,6 @@ def build_image(
         client, backend, build, args, environ, log, cache, platform.target if platform else None
     )
     image_id, labels = apply_labels(client, content, labels, references[0], log)
-    for reference in references:
-        repository, tag = reference.rsplit(":", 1)
-        client.api.tag(image_id, repository, tag)
     size = int(client.api.inspect_image(image_id).get("Size", 0))
     base_size = _image_size(client, base.used) if base.used else 0
     return BuildResult(
@@ -153,6 +152,14 @@ def _build_content(
         decode=True,
     )
     return run_build(client, stream, log)
+
+
+def tag_image(client: docker.DockerClient, built: BuildResult) -> None:
+    """Give the built image every reference: apart from the build, which runs beside lint, so
+    a lint failure leaves no tagged image."""
+    for reference in built.references:
+        repository, tag = reference.rsplit(":", 1)
+        client.api.tag(built.image_id, repository, tag)
 
 
 def _image_size(client: docker.DockerClient, name: str) -> int:

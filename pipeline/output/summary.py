@@ -4,7 +4,7 @@ GitHub-flavoured Markdown for the job summary."""
 from __future__ import annotations
 
 from pipeline.report import RunReport
-from pipeline.result import Status
+from pipeline.result import StageResult, Status
 from pipeline.units import human_size
 
 
@@ -36,12 +36,17 @@ def _platform_rows(report: RunReport) -> list[list[str]]:
     return [[p.platform, p.build or "-", p.smoke, p.digest or "-"] for p in report.platforms]
 
 
+def _result(stage: StageResult) -> str:
+    """A stage's result word: ``cached`` for a pass kept from an earlier run."""
+    return "cached" if stage.cached else stage.status.value
+
+
 def render_summary(report: RunReport) -> str:
     """The plain-text table printed at the end of every run."""
     lines = [f"hoist run {report.run_id}: {report.image} {report.version}".rstrip()]
     lines += _table(
         ["stage", "result", "seconds", "summary"],
-        [[s.stage, s.status.value, f"{s.seconds:.1f}", s.summary] for s in report.stages],
+        [[s.stage, _result(s), f"{s.seconds:.1f}", s.summary] for s in report.stages],
     )
     if report.image_id:
         lines.append(
@@ -72,7 +77,7 @@ def render_markdown(report: RunReport) -> str:
     lines = [f"### hoist: {report.image} {report.version}".rstrip(), ""]
     lines += ["| stage | result | seconds | summary |", "| --- | --- | ---: | --- |"]
     lines += [
-        f"| {s.stage} | {icon[s.status]} {s.status.value} | {s.seconds:.1f} | {s.summary} |"
+        f"| {s.stage} | {icon[s.status]} {_result(s)} | {s.seconds:.1f} | {s.summary} |"
         for s in report.stages
     ]
     if report.platforms:

@@ -44,7 +44,7 @@ def push_children(
     registry = RegistryClient(target.name, target.endpoint, credentials)
     children = []
     for platform, image_id in images:
-        push = functools.partial(_push_one, engine_host(environ), image_id, target, credentials)
+        push = functools.partial(_push_one, engine_host(), image_id, target, credentials)
         digest, _ = _retried(target, log, push)
         found = index.child(registry, target.path, digest)
         if not found.platform.matches(platform):
