@@ -9,7 +9,7 @@ PY    := $(VENV)/bin/python
 INV   := $(VENV)/bin/invoke
 PYTEST_ARGS ?=
 
-.PHONY: run test setup engine host-tools base-image clean help
+.PHONY: run test setup engine host-tools platforms base-image clean help
 
 help:
 	@echo "make run    set up (engine, venv, node deps, base image) and run the whole pipeline"
@@ -23,7 +23,7 @@ run: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed engine host-tools node-app/node_modules/.installed base-image
+setup: $(VENV)/.installed engine host-tools platforms node-app/node_modules/.installed base-image
 
 $(VENV)/.installed: pyproject.toml
 	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || \
@@ -38,6 +38,10 @@ engine:
 
 host-tools:
 	@scripts/ensure-host-tools.sh
+
+# qemu through binfmt_misc, only when pipeline.yaml's build.platforms names a foreign one
+platforms: $(VENV)/.installed
+	@PYTHON=$(PY) scripts/ensure-platforms.sh
 
 node-app/node_modules/.installed: node-app/package.json node-app/package-lock.json
 	cd node-app && npm ci --no-audit --no-fund --loglevel=error

@@ -17,7 +17,8 @@ import pipeline.tasks
     help={
         "rounds": "rounds per scenario (default 3)",
         "registries": "registries to push to (default 5)",
-        "scenarios": "comma-separated: cold, fanout, warm, repush, incremental, warm-full, startup",
+        "scenarios": "comma-separated: cold, fanout, warm, repush, warm-nocache, incremental, "
+        "warm-full, startup, ci-cold, backends",
         "quick": "tiny mode: 1 round, 1 registry",
     }
 )

@@ -44,21 +44,27 @@ STAGES = ("lint", "build", "smoke", "push")
 # What the user can ask for, and the runs that produce it: fan-out is the push of the cold
 # run (empty registries), re-push the push of the warm run (every layer already there).
 SCENARIOS = (
-    "cold", "fanout", "warm", "repush", "incremental", "warm-full", "startup", "ci-cold",
-    "backends",
+    "cold", "fanout", "warm", "repush", "warm-nocache", "incremental", "warm-full", "startup",
+    "ci-cold", "backends",
 )  # fmt: skip
 PRODUCED_BY = {
     "cold": "cold",
     "fanout": "cold",
     "warm": "warm",
     "repush": "warm",
+    "warm-nocache": "warm-nocache",
     "incremental": "incremental",
     "warm-full": "warm-full",
     "startup": "startup",
     "ci-cold": "ci-cold",
     "backends": "backends",
 }
-RUN_ORDER = ("cold", "warm", "incremental", "warm-full", "startup", "ci-cold", "backends")
+RUN_ORDER = (
+    "cold", "warm", "warm-nocache", "incremental", "warm-full", "startup", "ci-cold", "backends",
+)  # fmt: skip
+PIPELINE_RUNS = ("cold", "warm", "warm-nocache", "incremental", "warm-full")  # hoist and script
+# hoist's flags per run: warm-nocache runs every stage again though its verdicts are kept
+HOIST_ARGS = {"warm-nocache": ["--no-cache"]}
 
 # hoist's smoke doing what the script's curl loop does: wait until ready, GET the health path
 # and match its body, remove the container. No policy, structure, extra requests or stop check.
@@ -83,15 +89,20 @@ class Options:
 
 @dataclass
 class Sample:
-    run: str  # cold, warm, incremental, warm-full
+    run: str  # one of PIPELINE_RUNS
     side: str
     round: int
     total: float
     phases: dict[str, float] = field(default_factory=dict)
     log: str = ""
+    inner: float | None = None  # hoist: the run's own wall time (its report's `seconds`)
 
     @property
     def overhead(self) -> float:
+        """What is not the stages: interpreter, imports, config, git, input checks, report.
+        hoist overlaps its stages, so its run's own wall time stands for them."""
+        if self.inner is not None:
+            return self.total - self.inner
         return self.total - sum(self.phases.get(s, 0.0) for s in STAGES)
 
 
@@ -215,6 +226,7 @@ class Workspace:
         timed: bool = True,
         task: str = "ci",
         extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> Sample:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
         env.update(
@@ -225,7 +237,7 @@ class Workspace:
         )
         command = [
             str(INVOKE), "--search-root", str(REPO), task,
-            "--config", str(self.project / f"pipeline-{config}.yaml"),
+            "--config", str(self.project / f"pipeline-{config}.yaml"), *args,
         ]  # fmt: skip
         log = self._log_path(run, "hoist", round_, timed)
         seconds = _timed(command, self.project, env, log)
@@ -235,7 +247,7 @@ class Workspace:
         if report.get("image_id"):
             self.built.add(report["image_id"])
         phases = {s["stage"]: float(s["seconds"]) for s in report["stages"]}
-        return Sample(run, "hoist", round_, seconds, phases, str(log))
+        return Sample(run, "hoist", round_, seconds, phases, str(log), report.get("seconds"))
 
     def run_baseline(self, run: str, round_: int, timed: bool = True) -> Sample:
         times = self.root / "baseline-times"
@@ -267,7 +279,8 @@ class Workspace:
     def run_side(self, side: str, run: str, round_: int, timed: bool = True) -> Sample:
         if side == "hoist":
             config = "full" if run == "warm-full" else "same"
-            return self.run_hoist(run, round_, config, timed)
+            args = tuple(HOIST_ARGS.get(run, [])) if timed else ()
+            return self.run_hoist(run, round_, config, timed, args=args)
         return self.run_baseline(run, round_, timed)
 
     def _log_path(self, run: str, side: str, round_: int, timed: bool) -> Path:
@@ -366,9 +379,10 @@ STARTUP_COMMANDS: dict[str, list[str]] = {
     "invoke --help ci": [str(INVOKE), "--search-root", str(REPO), "--help", "ci"],
     "import pipeline": [sys.executable, "-c", "import pipeline"],
     "import pipeline.run (what `ci` loads)": [
-        sys.executable, "-c",
-        "import pipeline.output.github, pipeline.project, pipeline.push.registry_server, "
-        "pipeline.report, pipeline.run",
+        sys.executable, "-c",  # as tasks.py's _run: paramiko left out, then the modules
+        "import os; from pipeline.ssh_transport import leave_out_unless_used; "
+        "leave_out_unless_used(os.environ); import pipeline.output.github, pipeline.project, "
+        "pipeline.push.registry_server, pipeline.report, pipeline.run.runner",
     ],
 }  # fmt: skip
 INTERPRETER = [sys.executable, "-c", "pass"]
@@ -471,16 +485,25 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("incremental", "incremental", "total", "whole pipeline, one app source file changed"),
     ("fanout", "cold", "push", "push stage of the cold run: image to every (empty) registry"),
     ("repush", "warm", "push", "push stage of the warm run: every layer already there"),
-    ("warm-full", "warm-full", "total", "warm, hoist with the project's full smoke checks"),
-]
+    ("warm-nocache", "warm-nocache", "total",
+     "warm, hoist with --no-cache: lint and smoke run again"),
+    ("warm-full", "warm-full", "total",
+     "warm, hoist with node-app's own smoke section (all its checks)"),
+]  # fmt: skip
+
+# Ratio targets (issue 17), against the script as people write it
+TARGETS = {
+    "cold": 0.5, "warm": 0.5, "warm-nocache": 1.0, "warm-full": 0.6, "incremental": 0.95,
+    "fanout": 0.3, "repush": 0.2,
+}  # fmt: skip
+STARTUP_TARGETS = {"invoke --list": 0.3, "import pipeline.run (what `ci` loads)": 0.2}
 
 
 def _target(scenario: str, registries: int) -> tuple[str, float | None]:
-    if scenario == "warm-full":
-        return "— (more work)", None
-    if scenario == "fanout" and registries >= 2:
-        return "≤ 0.30", 0.30
-    return "≤ 1.05", 1.05
+    if scenario == "fanout" and registries < 2:
+        return "—  (one registry: nothing to fan out)", None
+    limit = TARGETS[scenario]
+    return f"≤ {limit:.2f}", limit
 
 
 def _results(
@@ -508,24 +531,24 @@ def _results(
     if "warm" in options.scenarios and any(s.run == "warm" for s in samples):
         overhead = _median(_values(samples, "warm", "hoist", "overhead"))
         rows.append({
-            "scenario": "warm overhead", "timed": "hoist's warm total minus its four stages",
+            "scenario": "warm overhead", "timed": "hoist's warm total minus its run's own time",
             "hoist": overhead, "baseline": None, "ratio": None, "target": "< 0.5 s",
             "met": overhead is not None and overhead < 0.5,
             "hoist_samples": _values(samples, "warm", "hoist", "overhead"), "baseline_samples": [],
         })  # fmt: skip
     for name, times in startup.items():
-        limit = 0.4 if name == "invoke --list" else None
+        limit = STARTUP_TARGETS.get(name)
         value = _median(times)
         rows.append({
             "scenario": f"startup: {name}", "timed": "wall time" if name not in IMPORTS
             else "wall time minus a bare `python -c pass`",
             "hoist": value, "baseline": None, "ratio": None,
-            "target": "< 0.4 s" if limit else "—",
+            "target": f"< {limit} s" if limit else "—",
             "met": None if limit is None or value is None else value < limit,
             "hoist_samples": times, "baseline_samples": [],
         })  # fmt: skip
     stages: dict[str, dict[str, dict[str, float | None]]] = {"hoist": {}, "baseline": {}}
-    for run in ("cold", "warm", "incremental", "warm-full"):
+    for run in PIPELINE_RUNS:
         for side in SIDES:
             if not any(s.run == run and s.side == side for s in samples):
                 continue
@@ -594,10 +617,13 @@ def render_markdown(results: dict[str, Any]) -> str:
         "registr" + ("y" if o["registries"] == 1 else "ies") + ", medians.",
         "",
         "Same work on both sides: hadolint + eslint; classic-builder build of the same app; "
-        "smoke = run on 127.0.0.1, wait until ready, GET /healthz and match its body, remove; "
-        "push both tags (sha-…, main) to every registry. hoist runs with a bench pipeline.yaml "
-        "whose smoke does only that (no policy, structure, extra requests or stop check); "
-        "`warm-full` runs hoist with the project's full smoke checks instead (more work).",
+        "smoke = run on 127.0.0.1, wait until ready (the script polls every 0.1 s), GET "
+        "/healthz and match its body, remove; push both tags (sha-…, main) to every registry "
+        "(the script logs in once per registry, on its first run). hoist runs with a bench "
+        "pipeline.yaml whose smoke does only that (no policy, structure, extra requests or stop "
+        "check) and reuses the verdicts it kept for unchanged inputs; `warm-nocache` is warm "
+        "with `--no-cache` (lint and smoke run again), `warm-full` runs hoist with node-app's "
+        "own smoke section (all its checks) against the same script.",
         "",
         "| scenario | timed | hoist s | baseline s | hoist/baseline | target | met |",
         "| --- | --- | ---: | ---: | ---: | --- | --- |",

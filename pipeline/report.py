@@ -9,16 +9,31 @@ messages that already went to the terminal.
 from __future__ import annotations
 
 import json
-import os
-import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline.atomic import replace_text
 from pipeline.attest.stage import AttestResult
 from pipeline.errors import PipelineError
 from pipeline.push.target import PushResult
-from pipeline.result import StageResult, Status
+from pipeline.result import StageResult, Status, VerifiedBy
+
+
+@dataclass
+class PlatformRecord:
+    """One platform of ``build.platforms``: its image, its smoke verdict and, once pushed,
+    its manifest digest (what ``merge`` checks a matrix job's digest against)."""
+
+    platform: str
+    image_id: str = ""
+    build: str = ""
+    smoke: str = "not run"  # "passed", or why not
+    digest: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.smoke == "passed"
 
 
 @dataclass
@@ -39,6 +54,9 @@ class RunReport:
     attestations: list[AttestResult] = field(default_factory=list)
     skipped_gates: list[str] = field(default_factory=list)
     error: str | None = None
+    platforms: list[PlatformRecord] = field(default_factory=list)
+    by_digest: bool = False  # pushed by digest only, nothing tagged (a matrix job's half)
+    seconds: float | None = None  # the run's wall time, stages side by side counted once
 
     @property
     def ok(self) -> bool:
@@ -56,7 +74,11 @@ class RunReport:
         values = {k: v for k, v in data.items() if k in known}
         values["stages"] = [
             StageResult(
-                s["stage"], Status(s["status"]), s.get("seconds", 0.0), s.get("summary", "")
+                s["stage"],
+                Status(s["status"]),
+                s.get("seconds", 0.0),
+                s.get("summary", ""),
+                VerifiedBy(**s["cached"]) if s.get("cached") else None,
             )
             for s in data.get("stages", [])
         ]
@@ -65,6 +87,7 @@ class RunReport:
             PushResult(**{k: v for k, v in p.items() if k in push_fields})
             for p in data.get("pushes", [])
         ]
+        values["platforms"] = [PlatformRecord(**p) for p in data.get("platforms", [])]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,18 +106,9 @@ def write_report(report: RunReport, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"run-{report.run_id}.json"
     text = json.dumps(report.to_dict(), indent=2)
-    _replace(path, text)
-    _replace(directory / "last.json", text)
+    replace_text(path, text)
+    replace_text(directory / "last.json", text)
     return path
-
-
-def _replace(path: Path, text: str) -> None:
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        aside.write_text(text)
-        os.replace(aside, path)
-    finally:
-        aside.unlink(missing_ok=True)
 
 
 def read_report(path: Path) -> RunReport | None:

@@ -1,7 +1,9 @@
 """Plain results shared by the stages and the report, after nox's ``Status`` + ``Result``.
 
 Each stage returns its own detailed result; the runner wraps it in a ``StageResult`` with the
-status, the seconds it took and a one-line summary, which is all the report needs.
+status, the seconds it took and a one-line summary, which is all the report needs. A stage
+whose verdict was kept from an earlier run (``pipeline.verdicts``) passed without running:
+its result says which run verified it, and when.
 """
 
 from __future__ import annotations
@@ -21,11 +23,20 @@ class Status(enum.Enum):
 
 
 @dataclass(frozen=True)
+class VerifiedBy:
+    """The run that verified a kept verdict, and when (ISO 8601, UTC)."""
+
+    run_id: str
+    at: str
+
+
+@dataclass(frozen=True)
 class StageResult:
     stage: str
     status: Status
     seconds: float
     summary: str = ""
+    cached: VerifiedBy | None = None  # passed on an earlier run's verdict, not run again
 
     @property
     def ok(self) -> bool:

@@ -4,7 +4,8 @@ The same collection is ``invoke`` in a checkout and the installed ``hoist`` comm
 
     hoist ci                  lint -> build -> smoke -> push (the whole pipeline)
     hoist lint | build | smoke | push
-    hoist base-image          offline stand-in for the Dockerfile's base image
+    hoist base-image          offline stand-in for the Dockerfile's base image (--platform P)
+    hoist merge               one image index of by-digest pushes (push --platform P --by-digest)
     hoist registry.up | registry.down
     hoist login | logout      store / remove registry credentials as docker login does
     hoist deploy | rollback | status --host ssh://user@server   run the pushed digest there
@@ -32,6 +33,8 @@ CONFIG_HELP = (
 TO_HELP = "comma-separated target names or kinds to push to (default: every configured target)"
 SARIF_HELP = "also write the lint findings as SARIF 2.1.0 to PATH (for GitHub code scanning)"
 JUNIT_HELP = "write the smoke check results as JUnit XML to PATH (default: .hoist/reports/)"
+NO_CACHE_HELP = "run lint and smoke even when a kept verdict matches (also: HOIST_NO_CACHE=1)"
+SKIP_SMOKE_HELP = "push without the smoke gate (recorded in the summary and an image label)"
 
 
 def _run(  # type: ignore[no-untyped-def]
@@ -41,13 +44,20 @@ def _run(  # type: ignore[no-untyped-def]
     skip_smoke: bool = False,
     sarif: str = "",
     junit: str = "",
+    platform: str = "",
+    by_digest: bool = False,
+    no_cache: bool = False,
 ):
     """Run some stages of the pipeline and end with the summary table and the report path."""
+    from pipeline.ssh_transport import leave_out_unless_used
+
+    leave_out_unless_used(os.environ)  # before docker-py is imported: no ssh:// engine here
     from pipeline.output.github import output_for
     from pipeline.paths import state_dir
     from pipeline.project import open_project
     from pipeline.report import write_report
-    from pipeline.run import Runner, RunOptions
+    from pipeline.run.options import RunOptions
+    from pipeline.run.runner import Runner
 
     output = output_for(os.environ)
     with task_session():
@@ -58,6 +68,9 @@ def _run(  # type: ignore[no-untyped-def]
             skip_smoke=skip_smoke,
             sarif=sarif or None,
             junit=junit or None,
+            platform=platform or None,
+            by_digest=by_digest,
+            reuse_verdicts=not no_cache,
         )
         runner = Runner(
             config,
@@ -67,20 +80,20 @@ def _run(  # type: ignore[no-untyped-def]
             on_stage=output.stage,
             on_findings=output.findings,
         )
-        runner.check_inputs()  # bad input: exit 2 with nothing built and no report written
+        inputs = runner.check_inputs()  # bad input: exit 2, nothing built and no report written
         try:
-            runner.run()
+            runner.run(inputs)
         finally:
             output.end_stage()
             path = write_report(runner.report, state_dir() / "reports")
             output.summary(runner.report, path)
 
 
-@task(help={"config": CONFIG_HELP, "sarif": SARIF_HELP})
-def lint(c, config="", sarif=""):  # type: ignore[no-untyped-def]
+@task(help={"config": CONFIG_HELP, "sarif": SARIF_HELP, "no-cache": NO_CACHE_HELP})
+def lint(c, config="", sarif="", no_cache=False):  # type: ignore[no-untyped-def]
     """Lint the Dockerfile (hadolint), the app (eslint), Python (ruff) and GitHub workflows
     (zizmor, workflow schema); one findings list, optionally as SARIF."""
-    _run(config, ("lint",), sarif=sarif)
+    _run(config, ("lint",), sarif=sarif, no_cache=no_cache)
 
 
 @task(help={"config": CONFIG_HELP})
@@ -89,37 +102,54 @@ def build(c, config=""):  # type: ignore[no-untyped-def]
     _run(config, ("build",))
 
 
-@task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP})
-def smoke(c, config="", junit=""):  # type: ignore[no-untyped-def]
+@task(help={"config": CONFIG_HELP, "junit": JUNIT_HELP, "no-cache": NO_CACHE_HELP})
+def smoke(c, config="", junit="", no_cache=False):  # type: ignore[no-untyped-def]
     """Build, then check the image: policy, structure tests, the running service on 127.0.0.1."""
-    _run(config, ("build", "smoke"), junit=junit)
+    _run(config, ("build", "smoke"), junit=junit, no_cache=no_cache)
+
+
+PUSH_HELP = {
+    "config": CONFIG_HELP, "to": TO_HELP, "skip-smoke": SKIP_SMOKE_HELP, "no-cache": NO_CACHE_HELP
+}  # fmt: skip
 
 
 @task(
     help={
-        "config": CONFIG_HELP,
-        "to": TO_HELP,
-        "skip-smoke": "push without the smoke gate (recorded in the summary and an image label)",
+        **PUSH_HELP,
+        "platform": "build, test and push only this one of build.platforms (a matrix job)",
+        "by-digest": "push each platform's image by digest, tag nothing (then: invoke merge)",
     }
 )
-def push(c, config="", to="", skip_smoke=False):  # type: ignore[no-untyped-def]
+def push(c, config="", to="", skip_smoke=False, no_cache=False, platform="", by_digest=False):  # type: ignore[no-untyped-def]
     """Push to the configured registries — only after lint, build and smoke pass in this run."""
-    _run(config, ("lint", "build", "smoke", "push"), to=to, skip_smoke=skip_smoke)
+    _run(config, ("lint", "build", "smoke", "push"), to=to, skip_smoke=skip_smoke,
+         no_cache=no_cache, platform=platform, by_digest=by_digest)  # fmt: skip
 
 
 @task(
+    iterable=["digest", "report"],
     help={
         "config": CONFIG_HELP,
         "to": TO_HELP,
-        "skip-smoke": "push without the smoke gate (recorded in the summary and an image label)",
-        "sarif": SARIF_HELP,
-        "junit": JUNIT_HELP,
-    }
+        "digest": "sha256:... a by-digest push made (repeat; default: every one the reports name)",
+        "report": "the run reports of those pushes: files or directories (default: .hoist/reports)",
+    },
 )
-def ci(c, config="", to="", skip_smoke=False, sarif="", junit=""):  # type: ignore[no-untyped-def]
+def merge(c, config="", to="", digest=None, report=None):  # type: ignore[no-untyped-def]
+    """Put one image index of by-digest pushes under their tags, each checked: gates, platform."""
+    from pipeline.platforms.merge_task import run_merge
+    from pipeline.project import open_project
+
+    with task_session():
+        cfg = open_project(config or None, os.environ)
+        run_merge(cfg, digest or [], report or [], to, os.environ)
+
+
+@task(help={**PUSH_HELP, "sarif": SARIF_HELP, "junit": JUNIT_HELP})
+def ci(c, config="", to="", skip_smoke=False, sarif="", junit="", no_cache=False):  # type: ignore[no-untyped-def]
     """The whole pipeline: lint -> build -> smoke -> push, stopping at the first failure."""
     stages = ("lint", "build", "smoke", "push")
-    _run(config, stages, to=to, skip_smoke=skip_smoke, sarif=sarif, junit=junit)
+    _run(config, stages, to=to, skip_smoke=skip_smoke, sarif=sarif, junit=junit, no_cache=no_cache)
 
 
 @task(
@@ -127,32 +157,18 @@ def ci(c, config="", to="", skip_smoke=False, sarif="", junit=""):  # type: igno
     help={
         "config": CONFIG_HELP,
         "force": "rebuild the stand-in even if it exists",
+        "platform": "for this platform (e.g. linux/arm64; needs qemu: make setup)",
     },
 )
-def base_image(c, config="", force=False):  # type: ignore[no-untyped-def]
+def base_image(c, config="", force=False, platform=""):  # type: ignore[no-untyped-def]
     """Build an offline stand-in for the Dockerfile's base image when it cannot be pulled."""
-    from pipeline.build import base_image as base
+    from pipeline.build.base_image import ensure_stand_in
     from pipeline.engine import docker_client
     from pipeline.project import open_project
 
     with task_session():
         cfg = open_project(config or None, os.environ)
-        client = docker_client()
-        configured = cfg.build.args.get(cfg.build.base_arg) or base.declared_base(
-            cfg.build.dockerfile, cfg.build.base_arg
-        )
-        if configured is None:
-            say(f"{cfg.build.dockerfile.name} declares no ARG {cfg.build.base_arg}: nothing to do")
-            return
-        stand_in = base.stand_in_name(configured)
-        if not force and base.has_image(client, stand_in):
-            say(f"offline stand-in {stand_in} is present")
-        elif not force and (
-            base.has_image(client, configured) or base.try_pull(client, configured, say)
-        ):
-            say(f"base image {configured} is available: no stand-in needed")
-        else:
-            base.build_stand_in(client, configured, say)
+        ensure_stand_in(docker_client(), cfg.build, platform, force, say)
 
 
 @task(
@@ -171,34 +187,12 @@ def tags(c, config="", json=False, image=None, tag=None, flavor=None):  # type: 
 
     GITHUB_* variables are honoured when set, also outside Actions, to replay a CI context.
     """
-    import json as json_module
-
+    from pipeline.output.tags_view import render_tags
     from pipeline.project import open_project
-    from pipeline.push.names import image_names
-    from pipeline.tags.images import image_references
-    from pipeline.tags.metadata import image_metadata
 
     with task_session():
         cfg = open_project(config or None, os.environ)
-        meta = image_metadata(
-            cfg.metadata, cfg.root, os.environ, rules=tag or None, flavor=flavor or None
-        )
-        references = image_references(
-            image_names(cfg.image, cfg.registries, os.environ, image or ()), meta.tags
-        )
-        if json:
-            payload = {"version": meta.version, "tags": references, "labels": meta.labels}
-            say(json_module.dumps(payload, indent=2))
-            return
-        say(f"version: {meta.version or '(none)'}")
-        say("tags:")
-        for reference in references:
-            say(f"  {reference}")
-        say("labels:")
-        for key, value in meta.labels.items():
-            say(f"  {key}={value}")
-        for warning in meta.warnings:
-            say(f"warning: {warning}")
+        say(render_tags(cfg, os.environ, image or (), tag or (), flavor or (), json))
 
 
 @task(
@@ -343,7 +337,9 @@ registry = Collection("registry")
 registry.add_task(registry_up)
 registry.add_task(registry_down)
 
-ns = Collection(lint, build, smoke, push, ci, tags, release, base_image, login, logout, registry)
+ns = Collection(
+    lint, build, smoke, push, merge, ci, tags, release, base_image, login, logout, registry
+)
 ns.add_task(deploy)
 ns.add_task(rollback)
 ns.add_task(status)

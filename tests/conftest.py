@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from pipeline.build.base_image import build_stand_in, declared_base, has_image, stand_in_name
+from pipeline.build.platforms import Platform, parse_platform
 from pipeline.push.registry_server import RegistryServer, start_registry, stop_registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,12 +55,12 @@ def docker_client():  # type: ignore[no-untyped-def]
     return connect()
 
 
-def _offline_base(client, image: str) -> str:  # type: ignore[no-untyped-def]
+def _offline_base(client, image: str, platform: Platform | None = None) -> str:  # type: ignore[no-untyped-def]
     """The stand-in for ``image``, built by hoist's own recipe if this engine lacks it (once
     per session: ``invoke base-image`` does the same for a user)."""
-    name = stand_in_name(image)
-    if not has_image(client, name):
-        build_stand_in(client, image, print)
+    name = stand_in_name(image, platform)
+    if not has_image(client, name, platform):
+        build_stand_in(client, image, print, platform)
     return name
 
 
@@ -77,6 +78,15 @@ def python_base(docker_client) -> str:  # type: ignore[no-untyped-def]
     """``hoist-offline/python:bookworm``: the base of the small Python service apps (seconds
     per pipeline run instead of node-app's lint and npm). ``make setup`` does not build it."""
     return _offline_base(docker_client, "python:3.12-slim")
+
+
+@pytest.fixture(scope="session")
+def python_base_arm64(docker_client, python_base) -> str:  # type: ignore[no-untyped-def]
+    """``hoist-offline/python:bookworm-linux-arm64``, the arm64 twin of ``python_base``, after
+    the same setup a user's ``make setup`` runs for ``build.platforms`` (qemu through
+    binfmt_misc: ``scripts/ensure-platforms.sh``). Built once per session (about 2-4 min)."""
+    subprocess.run([str(REPO / "scripts" / "ensure-platforms.sh"), "linux/arm64"], check=True)
+    return _offline_base(docker_client, "python:3.12-slim", parse_platform("linux/arm64"))
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from pipeline.build.stage import BuildResult
 from pipeline.context.resolve import resolve_context
 from pipeline.errors import NotARepository
 from pipeline.lint.findings import LintResult
+from pipeline.result import VerifiedBy
 from pipeline.smoke.stage import SmokeResult
 
 
@@ -45,6 +46,7 @@ def gather(
     skipped_gates: list[str],
     client: docker.DockerClient,
     environ: Mapping[str, str],
+    kept: Mapping[str, VerifiedBy] | None = None,
 ) -> Evidence:
     ci_run, workflow_ref = actions_run(environ)
     return Evidence(
@@ -57,7 +59,7 @@ def gather(
         tags=tuple(tags),
         started=started,
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        gates=gate_records(lint, smoke, skipped_gates),
+        gates=gate_records(lint, smoke, skipped_gates, kept or {}),
         source=source_of(config_path.parent, environ),
         base=base_dependency(client, built.base),
         ci_run=ci_run,
@@ -78,14 +80,18 @@ def actions_run(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
 
 
 def gate_records(
-    lint: LintResult | None, smoke: SmokeResult | None, skipped_gates: list[str]
+    lint: LintResult | None,
+    smoke: SmokeResult | None,
+    skipped_gates: list[str],
+    kept: Mapping[str, VerifiedBy] | None = None,
 ) -> tuple[GateRecord, ...]:
-    """Lint and smoke as they ran; a gate that did not run is recorded as skipped."""
+    """Lint and smoke as they ran; a gate that did not run is recorded as skipped, one whose
+    verdict was kept from an earlier run on the same inputs (``kept``) says which run."""
     records = []
     if lint is None or not lint.tools:
         records.append(GateRecord("lint", "skipped", note="no linter ran"))
     else:
-        note = f"{len(lint.findings)} finding(s) below the failure threshold"
+        note = f"{len(lint.findings)} finding(s) below the failure threshold" + _kept(kept, "lint")
         records.append(GateRecord("lint", PASSED, tools=tuple(lint.tools), note=note))
     if smoke is None:
         why = next((g for g in skipped_gates if g.startswith("smoke (")), "smoke (did not run)")
@@ -93,8 +99,18 @@ def gate_records(
     else:
         checks = tuple((r.kind, r.name, r.verdict.value) for r in smoke.results)
         failed = any(r.failed for r in smoke.results)
-        records.append(GateRecord("smoke", "failed" if failed else PASSED, checks=checks))
+        note = _kept(kept, "smoke").removeprefix("; ")
+        records.append(
+            GateRecord("smoke", "failed" if failed else PASSED, checks=checks, note=note)
+        )
     return tuple(records)
+
+
+def _kept(kept: Mapping[str, VerifiedBy] | None, stage: str) -> str:
+    verified = (kept or {}).get(stage)
+    if verified is None:
+        return ""
+    return f"; verdict kept from run {verified.run_id} at {verified.at} (same inputs)"
 
 
 def source_of(root: Path, environ: Mapping[str, str]) -> Source | None:

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pipeline.build.backend import BuildkitCli
+from pipeline.build.platforms import Platform
 from pipeline.build.progress import PlainProgress
 from pipeline.build.settings import BuildConfig, BuildSecret
 from pipeline.engine import engine_host
@@ -47,16 +48,19 @@ def buildkit_build(
     environ: Mapping[str, str],
     log: Log,
     docker_config: Path | None = None,
+    platform: Platform | None = None,
 ) -> tuple[str, int, int]:
     """Build with BuildKit; returns the image id, the steps and the cached steps.
 
     ``extra`` are further flags (the cache's); ``docker_config`` a DOCKER_CONFIG directory
-    holding the cache registry's credentials, if any.
+    holding the cache registry's credentials, if any; ``platform`` the one to build for
+    (``--platform``: one per build, the 20.10 CLI cannot build a list).
     """
     check_secrets(build.secrets, environ)
     with tempfile.TemporaryDirectory(prefix="hoist-buildkit-") as scratch:
         iidfile = Path(scratch) / "iid"
-        command = build_command(cli, build, args, iidfile, extra)
+        platform_flag = ["--platform", str(platform)] if platform else []
+        command = build_command(cli, build, args, iidfile, [*platform_flag, *extra])
         progress = PlainProgress(log)
         code = run_cli(command, cli_environment(environ, docker_config), progress)
         if code != 0:

@@ -1,5 +1,6 @@
 """``build:`` of pipeline.yaml: context, Dockerfile, args, target, the base-image ARG, and
-the BuildKit-only parts: which builder, the registry layer cache and build secrets."""
+the BuildKit-only parts: which builder, the registry layer cache, build secrets and the
+platforms (none given: the engine's own, built exactly as without the key)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pipeline.build.platforms import Platform, parse_platform
 from pipeline.config.fields import Fields
 
-KEYS = ("context", "dockerfile", "args", "target", "base_arg", "backend", "cache", "secrets")
+KEYS = (
+    "context", "dockerfile", "args", "target", "base_arg", "backend", "cache", "secrets",
+    "platforms",
+)  # fmt: skip
 BACKENDS = ("auto", "buildkit", "classic")
 CACHE_DEFAULTS = ("registry", "gha")
 CACHE_KEYS = ("from", "to")
@@ -52,6 +57,7 @@ class BuildConfig:
     backend: str = "auto"
     cache: CacheConfig = field(default_factory=CacheConfig)
     secrets: tuple[BuildSecret, ...] = ()
+    platforms: tuple[Platform, ...] = ()  # empty: the engine's own, as without the key
 
 
 def parse_build(top: Fields, root: Path) -> BuildConfig:
@@ -79,6 +85,7 @@ def _build(section: Fields) -> BuildConfig:
         backend=_backend(section),
         cache=_cache(section),
         secrets=_secrets(section),
+        platforms=_platforms(section),
     )
 
 
@@ -87,6 +94,27 @@ def _backend(section: Fields) -> str:
     if backend not in BACKENDS:
         raise section.error("backend", f"unknown backend {backend!r}", hint=" | ".join(BACKENDS))
     return backend
+
+
+def _platforms(section: Fields) -> tuple[Platform, ...]:
+    """``platforms: [linux/amd64, linux/arm64]``: each built with BuildKit (one per build)."""
+    found: list[Platform] = []
+    for index, text in enumerate(section.str_list("platforms")):
+        try:
+            platform = parse_platform(text)
+        except ValueError as exc:
+            raise section.error(f"platforms[{index}]", str(exc)) from None
+        if any(platform.matches(seen) for seen in found):
+            raise section.error(f"platforms[{index}]", f"{text!r} is listed twice")
+        found.append(platform)
+    if found and section.text("backend", "auto") == "classic":
+        raise section.error(
+            "platforms",
+            "needs BuildKit, but build.backend is classic (the classic builder builds only "
+            "the engine's own platform)",
+            hint="set build.backend: buildkit (or auto), or remove build.platforms",
+        )
+    return tuple(found)
 
 
 def _cache(section: Fields) -> CacheConfig:

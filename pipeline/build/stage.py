@@ -2,7 +2,8 @@
 
 BuildKit through a docker CLI (``build.buildkit``) or the SDK's classic builder
 (``build.classic``) builds the Dockerfile's image, as ``build.backend`` decides; either way
-the labels and tags are added the same way afterwards. This module decides the base image
+the labels are added the same way afterwards, and the tags apart (``tag_image``), when the
+runner says so. This module decides the base image
 (``build.base_image``: the configured one, or the offline stand-in), refuses bad input before
 anything is built (``build.context``, ``build.labels``) and returns a plain ``BuildResult``.
 """
@@ -22,8 +23,19 @@ from pipeline.build.cache import CacheExport, CachePlan, docker_config_with, rea
 from pipeline.build.classic import apply_labels, run_build
 from pipeline.build.context import check_context
 from pipeline.build.labels import check_labels
+from pipeline.build.platforms import Platform
 from pipeline.build.settings import BuildConfig
+from pipeline.errors import ConfigError
 from pipeline.result import Log
+
+
+@dataclass(frozen=True)
+class PlatformBuild:
+    """A build for one of ``build.platforms``: ``foreign`` is set when it is not the engine's
+    own (then the base stand-in is that platform's)."""
+
+    target: Platform
+    foreign: Platform | None
 
 
 @dataclass(frozen=True)
@@ -50,28 +62,26 @@ def build_image(
     environ: Mapping[str, str] = os.environ,
     cache: CachePlan | None = None,
     backend: Backend | None = None,
+    platform: PlatformBuild | None = None,
 ) -> BuildResult:
-    """Build ``build.context`` and tag it with every reference in ``references``; with a
-    ``cache`` plan, read its layers (writing them is for after the gates: ``cache_export``);
-    ``backend`` is the one a run chose with its inputs, else ``build.backend``'s."""
+    """Build ``build.context`` for ``references`` (the first names the previous image, reused
+    when unchanged); the tags are given by ``tag_image``, once the run's lint has passed. A
+    ``cache`` plan's layers are read (written after the gates); ``backend`` is the run's (else
+    ``build.backend``'s); ``platform`` is one of ``build.platforms`` (BuildKit only)."""
     check_labels(labels)
     check_context(build.context, build.dockerfile)
-    backend = backend or choose_backend(build, environ)
-    log(f"building with {backend.describe()}")
-    if cache is not None and (unusable := usable_with(backend.cli, cache)):
-        log(f"cache: {unusable}")
-        cache = None
+    backend, cache = _backend(build, environ, backend, platform, cache, log)
     base = resolve_base(
-        client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log
-    )
+        client, build.dockerfile, build.base_arg, build.args.get(build.base_arg), log,
+        platform.foreign if platform else None,
+    )  # fmt: skip
     args = dict(build.args)
     if base.used:
         args[build.base_arg] = base.used
-    content, steps, cached = _build_content(client, backend, build, args, environ, log, cache)
+    content, steps, cached = _build_content(
+        client, backend, build, args, environ, log, cache, platform.target if platform else None
+    )
     image_id, labels = apply_labels(client, content, labels, references[0], log)
-    for reference in references:
-        repository, tag = reference.rsplit(":", 1)
-        client.api.tag(image_id, repository, tag)
     size = int(client.api.inspect_image(image_id).get("Size", 0))
     base_size = _image_size(client, base.used) if base.used else 0
     return BuildResult(
@@ -93,6 +103,27 @@ def build_image(
     )
 
 
+def _backend(
+    build: BuildConfig,
+    environ: Mapping[str, str],
+    chosen: Backend | None,
+    platform: PlatformBuild | None,
+    cache: CachePlan | None,
+    log: Log,
+) -> tuple[Backend, CachePlan | None]:
+    """The builder (the run's choice, else ``build.backend``'s), and the cache plan if that
+    builder can use it."""
+    backend = chosen or choose_backend(build, environ)
+    log(f"building with {backend.describe()}" + (f" for {platform.target}" if platform else ""))
+    if platform is not None and backend.cli is None:
+        raise ConfigError("build.platforms", None, "needs BuildKit and no docker CLI here can "
+                          "drive it", hint="install a 20.10-22.x docker CLI or buildx")  # fmt: skip
+    if cache is not None and (unusable := usable_with(backend.cli, cache)):
+        log(f"cache: {unusable}")
+        cache = None
+    return backend, cache
+
+
 def _build_content(
     client: docker.DockerClient,
     backend: Backend,
@@ -101,11 +132,12 @@ def _build_content(
     environ: Mapping[str, str],
     log: Log,
     cache: CachePlan | None,
+    platform: Platform | None = None,
 ) -> tuple[str, int, int]:
     """The Dockerfile's own image (no labels, no tags) from the chosen builder."""
     if backend.cli is not None:
         if cache is None:
-            return buildkit_build(backend.cli, build, args, (), environ, log)
+            return buildkit_build(backend.cli, build, args, (), environ, log, None, platform)
         log(f"cache: reading {', '.join(cache.sources)}")
         flags = read_flags(backend.cli, cache)
         with docker_config_with(cache.logins, environ) as config:
@@ -120,6 +152,14 @@ def _build_content(
         decode=True,
     )
     return run_build(client, stream, log)
+
+
+def tag_image(client: docker.DockerClient, built: BuildResult) -> None:
+    """Give the built image every reference: apart from the build, which runs beside lint, so
+    a lint failure leaves no tagged image."""
+    for reference in built.references:
+        repository, tag = reference.rsplit(":", 1)
+        client.api.tag(built.image_id, repository, tag)
 
 
 def _image_size(client: docker.DockerClient, name: str) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from docker.errors import APIError
 from docker.models.containers import Container
 
+from pipeline.build.platforms import image_platform
 from pipeline.deploy.site import Site, Unhealthy
 from pipeline.deploy.spec import LABEL
 
@@ -26,6 +28,7 @@ class ContainerStatus:
     engine_health: str | None = None  # the image's HEALTHCHECK as the engine sees it, if any
     check: str | None = None  # the live HTTP checks, run now
     healthy: bool | None = None
+    platform: str | None = None  # the image's: of an index, the one this engine pulled
 
 
 def status(site: Site) -> list[ContainerStatus]:
@@ -51,11 +54,19 @@ def status(site: Site) -> list[ContainerStatus]:
             started_at=f"{started[:19]}Z" if started and not started.startswith("0001") else None,
             run_id=labels.get(f"{LABEL}run") or None,
             engine_health=(state.get("Health") or {}).get("Status"),
+            platform=_platform(container),
         )
         if role == "live":
             row.healthy, row.check = _live_check(site, container)
         rows.append(row)
     return rows
+
+
+def _platform(container: Container) -> str | None:
+    try:
+        return str(image_platform(container.image.attrs)) if container.image else None
+    except APIError:  # the image was removed under the container
+        return None
 
 
 def _live_check(site: Site, container: Container) -> tuple[bool, str]:
@@ -76,6 +87,7 @@ def render_status(site: Site, rows: list[ContainerStatus]) -> str:
             continue
         lines.append(f"  {row.name} ({row.role}): {row.state} since {row.started_at or '-'}")
         lines.append(f"    digest     {row.digest or '- (not deployed by hoist)'}")
+        lines.append(f"    platform   {row.platform or '-'}")
         lines.append(f"    repository {row.repository or '-'}  revision {row.revision or '-'}")
         lines.append(f"    deployed   {row.deployed_at or '-'}  hoist run {row.run_id or '-'}")
         if row.role == "live":

@@ -56,11 +56,18 @@ def run_lint(
         with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="hoist-lint") as pool:
             for found in [pool.submit(run) for run in runs]:
                 findings += found.result()
-    for note in skipped:
+    result = LintResult(findings, tools, skipped)
+    show(result, log)
+    return result
+
+
+def show(result: LintResult, log: Log) -> None:
+    """The stage's lines: each linter skipped and why, then every finding (also those of a
+    verdict kept from an earlier run, which are the same)."""
+    for note in result.skipped:
         log(f"skipped {note}")
-    for finding in findings:
+    for finding in result.findings:
         log(str(finding))
-    return LintResult(findings, tools, skipped)
 
 
 def publish(

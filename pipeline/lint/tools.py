@@ -31,12 +31,18 @@ def relative(path: str | Path, root: Path) -> str:
     return str(absolute.relative_to(root)) if absolute.is_relative_to(root) else str(path)
 
 
+def hadolint_config(context: Path, root: Path) -> Path | None:
+    """The ``.hadolint.yaml`` hadolint is given: the build context's, else the project's."""
+    return next(
+        (c for c in (context / ".hadolint.yaml", root / ".hadolint.yaml") if c.is_file()), None
+    )
+
+
 def hadolint(dockerfile: Path, context: Path, root: Path) -> list[Finding]:
     command = [find_tool("hadolint"), "--format", "json", "--no-fail"]
-    for candidate in (context / ".hadolint.yaml", root / ".hadolint.yaml"):
-        if candidate.is_file():
-            command += ["--config", str(candidate)]
-            break
+    config = hadolint_config(context, root)
+    if config is not None:
+        command += ["--config", str(config)]
     raw = run_json([*command, str(dockerfile)], context)
     assert isinstance(raw, list)
     return [

@@ -109,7 +109,8 @@ def output_values(report: RunReport, path: Path | None = None) -> dict[str, str]
 
     ``digest`` is the first target's, for the common single-registry case and for deploy
     (the same image pushed everywhere has the same manifest digest); ``digests`` maps every
-    target to its own.
+    target to its own. With ``build.platforms`` the digest is the image index's (by
+    digest: the one platform's), and ``platforms`` maps each platform to its manifest.
     """
     digests = {p.target: p.digest for p in report.pushes if p.digest}
     references = [ref for p in report.pushes if p.ok for ref in p.references]
@@ -123,6 +124,7 @@ def output_values(report: RunReport, path: Path | None = None) -> dict[str, str]
         "references": "\n".join(references),
         "result": "success" if report.ok else "failure",
         "report": str(path) if path else "",
+        "platforms": json.dumps({p.platform: p.digest for p in report.platforms if p.digest}),
     }
 
 

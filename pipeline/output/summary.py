@@ -4,7 +4,7 @@ GitHub-flavoured Markdown for the job summary."""
 from __future__ import annotations
 
 from pipeline.report import RunReport
-from pipeline.result import Status
+from pipeline.result import StageResult, Status
 from pipeline.units import human_size
 
 
@@ -31,24 +31,39 @@ def _push_rows(report: RunReport) -> list[list[str]]:
     ]
 
 
+def _platform_rows(report: RunReport) -> list[list[str]]:
+    """One row per platform of build.platforms: its image, its own smoke verdict, its digest."""
+    return [[p.platform, p.build or "-", p.smoke, p.digest or "-"] for p in report.platforms]
+
+
+def _result(stage: StageResult) -> str:
+    """A stage's result word: ``cached`` for a pass kept from an earlier run."""
+    return "cached" if stage.cached else stage.status.value
+
+
 def render_summary(report: RunReport) -> str:
     """The plain-text table printed at the end of every run."""
     lines = [f"hoist run {report.run_id}: {report.image} {report.version}".rstrip()]
     lines += _table(
         ["stage", "result", "seconds", "summary"],
-        [[s.stage, s.status.value, f"{s.seconds:.1f}", s.summary] for s in report.stages],
+        [[s.stage, _result(s), f"{s.seconds:.1f}", s.summary] for s in report.stages],
     )
     if report.image_id:
         lines.append(
             f"image {report.image_id[:19]}  size {human_size(report.size)}"
             f"  own layers {human_size(report.own_size)}  base {report.base_image or '-'}"
         )
+    if report.platforms:
+        lines.append("")
+        lines += _table(["platform", "image", "smoke", "digest"], _platform_rows(report))
     if report.pushes:
         lines.append("")
         lines += _table(
             ["target", "references", "digest", "attempts", "seconds", "result"],
             _push_rows(report),
         )
+    if report.by_digest:
+        lines.append("pushed by digest only: nothing tagged (put the index with `invoke merge`)")
     for gate in report.skipped_gates:
         lines.append(f"WARNING: gate skipped by request: {gate}")
     lines.append(f"result: {'OK' if report.ok else 'FAILED'}")
@@ -62,9 +77,12 @@ def render_markdown(report: RunReport) -> str:
     lines = [f"### hoist: {report.image} {report.version}".rstrip(), ""]
     lines += ["| stage | result | seconds | summary |", "| --- | --- | ---: | --- |"]
     lines += [
-        f"| {s.stage} | {icon[s.status]} {s.status.value} | {s.seconds:.1f} | {s.summary} |"
+        f"| {s.stage} | {icon[s.status]} {_result(s)} | {s.seconds:.1f} | {s.summary} |"
         for s in report.stages
     ]
+    if report.platforms:
+        lines += ["", "| platform | image | smoke | digest |", "| --- | --- | --- | --- |"]
+        lines += ["| " + " | ".join(row) + " |" for row in _platform_rows(report)]
     if report.pushes:
         lines += ["", "| target | references | digest | attempts | seconds | result |",
                   "| --- | --- | --- | ---: | ---: | --- |"]  # fmt: skip

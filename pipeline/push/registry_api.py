@@ -80,6 +80,29 @@ class RegistryClient:
         self._raise_for_status(put, f"tagging {path}:{tag}")
         return put.headers.get("Docker-Content-Digest")
 
+    def get_manifest(self, path: str, reference: str) -> tuple[bytes, str] | None:
+        """The manifest's exact bytes and media type, or None when the registry has none."""
+        got = self._request("GET", f"/v2/{path}/manifests/{reference}", scope_path=path)
+        if got.status_code == 404:
+            return None
+        self._raise_for_status(got, f"manifest {path}:{reference}")
+        return got.content, got.headers.get("Content-Type", "")
+
+    def put_manifest(self, path: str, reference: str, body: bytes, media_type: str) -> str | None:
+        """PUT a manifest (an image index, say) under a tag or its digest; the digest the
+        registry answers with."""
+        put = self._request(
+            "PUT", f"/v2/{path}/manifests/{reference}", scope_path=path, body=(body, media_type)
+        )
+        self._raise_for_status(put, f"putting {path}:{reference}")
+        return put.headers.get("Docker-Content-Digest")
+
+    def get_blob(self, path: str, digest: str) -> bytes:
+        """A blob's bytes (an image config, small), following the registry's redirect."""
+        got = self._request("GET", f"/v2/{path}/blobs/{digest}", scope_path=path)
+        self._raise_for_status(got, f"blob {path}@{digest}")
+        return got.content
+
     def credentials_accepted(self, path: str) -> bool:
         """Whether the registry accepts the credentials (``GET /v2/``, answering its challenge).
 

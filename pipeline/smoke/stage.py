@@ -24,14 +24,14 @@ import functools
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
 from pipeline.errors import StageFailed
+from pipeline.futures import result_of
 from pipeline.paths import state_dir
 from pipeline.result import Log
 from pipeline.smoke import policy
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
-T = TypeVar("T")
 LOG_TAIL = 30
 RUN_LABEL = "io.hoist.run"
 
@@ -88,11 +87,11 @@ def smoke_test(
                 )
             served = service.run(log, run_id)
             if structure is not None:
-                structured = _wait(structure)
+                structured = result_of(structure)
                 results += structured
             results += served
             if secrets is not None:
-                results.append(_logged(_wait(secrets), log))
+                results.append(_logged(result_of(secrets), log))
         except BaseException:  # Ctrl-C, SIGTERM: end the export and the structure tests now
             stop.set()
             _remove_containers(client, {**labels, "io.hoist.role": "structure"})
@@ -103,16 +102,6 @@ def smoke_test(
     if failed:
         raise _failure(failed, service.logs)
     return SmokeResult(service.url, service.seconds_to_ready, [_summary(results)], results, path)
-
-
-def _wait(future: Future[T]) -> T:
-    """A thread's result, waited for in short slices: a plain ``result()`` blocks in a lock
-    that Ctrl-C/SIGTERM cannot interrupt when the signal lands on another thread."""
-    while True:
-        try:
-            return future.result(timeout=0.1)
-        except FutureTimeout:
-            continue
 
 
 def _remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> None:

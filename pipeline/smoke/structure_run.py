@@ -11,6 +11,13 @@ hoist adds a few things on top. The schema is checked at config load (``structur
 Every container CST creates carries the run's labels (``engine_socket``), so a run cut short by
 Ctrl-C, SIGTERM or the time limit leaves nothing behind. And there is a time limit at all: CST
 has none, and a hung command must not hang CI.
+
+The image under test is held by a container that never starts while CST runs (``_held``): CST
+force-removes the image it commits for a test's environment, and the engine prunes that image's
+untagged parents with it — the image under test among them, since the runner tags it only once
+lint passed. A parent some container uses is not pruned. The holder stays until hoist has
+removed what CST left too, and carries the run's label with a role of its own, so that clean-up
+passes it by.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,8 @@ from pipeline.tools import find_tool
 TOOL = "container-structure-test"
 KIND = "structure"
 ROLE = {"io.hoist.role": "structure"}
+HOLDER_COMMAND = ["hoist: holds the image under test; never started"]
+HOLDER_ROLE = {"io.hoist.role": "structure-holder"}
 SECONDS_PER_TEST = 120.0  # the run's time limit is this times the number of tests
 MESSAGE_LIMIT = 300
 _PREFIXES = (
@@ -71,12 +80,13 @@ def run_structure(
         command = [tool, "test", "--image", image_id, "--platform", platform, "--no-color"]
         command += ["--config", str(config), "--test-report", str(report), "--output", "json"]
         started = time.monotonic()
-        try:
-            with LabellingSocket(connect, labels, work) as engine:
-                limit = SECONDS_PER_TEST * max(suite.count, 1)
-                cut = _run(command, engine.url, suite.workdir, stderr, stop, limit)
-        finally:
-            remove_labelled(client, labels, keep=image_id)
+        with _held(client, image_id, {**labels, **HOLDER_ROLE}):
+            try:
+                with LabellingSocket(connect, labels, work) as engine:
+                    limit = SECONDS_PER_TEST * max(suite.count, 1)
+                    cut = _run(command, engine.url, suite.workdir, stderr, stop, limit)
+            finally:
+                remove_labelled(client, labels, keep=image_id)
         seconds = time.monotonic() - started
         if stop.is_set():
             return []
@@ -86,6 +96,19 @@ def run_structure(
     passed = sum(r.passed for r in results)
     log(f"{TOOL} {_version()}: {passed}/{len(results)} passed in {seconds:.2f} s")
     return results
+
+
+@contextlib.contextmanager
+def _held(client: docker.DockerClient, image_id: str, labels: dict[str, str]) -> Iterator[None]:
+    """``image_id`` used by a created, never started container inside, so that no removal of
+    an image derived from it (CST's, hoist's clean-up) prunes it along; then the container
+    goes."""
+    holder = client.api.create_container(image_id, command=HOLDER_COMMAND, labels=labels)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+            client.api.remove_container(holder["Id"], force=True)
 
 
 def _platform(attrs: Mapping[str, Any]) -> str:

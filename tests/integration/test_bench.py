@@ -18,7 +18,7 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
-SCENARIOS = ("cold", "fanout", "warm", "repush", "incremental", "warm-full")
+SCENARIOS = ("cold", "fanout", "warm", "repush", "warm-nocache", "incremental", "warm-full")
 STARTUP = ("invoke --list", "invoke --help ci", "import pipeline")
 
 
@@ -69,7 +69,7 @@ def test_quick_bench_prints_the_table_and_writes_the_json(tmp_path: Path) -> Non
         assert row["hoist"] is not None and row["baseline"] is not None, scenario
     for command in STARTUP:
         assert rows[f"startup: {command}"]["hoist_samples"], command
-    for run in ("cold", "warm", "incremental", "warm-full"):
+    for run in ("cold", "warm", "warm-nocache", "incremental", "warm-full"):
         assert set(results["stages"]["hoist"][run]) == {
             "lint", "build", "smoke", "push", "overhead", "total"
         }  # fmt: skip

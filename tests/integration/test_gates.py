@@ -18,7 +18,8 @@ import pytest
 
 from pipeline.errors import StageFailed
 from pipeline.project import load_config
-from pipeline.run import Runner, RunOptions
+from pipeline.run.options import RunOptions
+from pipeline.run.runner import Runner
 from tests.conftest import run_invoke
 from tests.support.reliability import (
     BASE,

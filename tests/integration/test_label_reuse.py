@@ -20,7 +20,7 @@ import yaml
 
 from pipeline.build.labels import CREATED_LABEL
 from pipeline.build.settings import BuildConfig
-from pipeline.build.stage import build_image
+from pipeline.build.stage import build_image, tag_image
 from pipeline.push.registries.base import Credentials
 from pipeline.push.registry_api import RegistryClient
 from tests.conftest import REPO, run_invoke
@@ -87,6 +87,7 @@ def test_tricky_labels_arrive_byte_for_byte_in_one_label_step(  # type: ignore[n
 
     built = build_image(docker_client, scratch_build(tmp_path), [reference], TRICKY, print)
     remove_afterwards(built.image_id)
+    tag_image(docker_client, built)
 
     found = docker_client.api.inspect_image(reference)["Config"]["Labels"]
     assert {k.encode(): v.encode() for k, v in found.items()} == {
@@ -126,6 +127,7 @@ def test_reuse_is_decided_by_what_the_image_is_not_by_its_history(  # type: igno
     other_label = {**labels, "org.opencontainers.image.description": "changed", CREATED_LABEL: "t3"}
     relabelled = build_image(docker_client, build, [reference], other_label, lines.append)
     remove_afterwards(relabelled.image_id)
+    tag_image(docker_client, relabelled)
     assert relabelled.image_id != previous
     assert docker_client.api.inspect_image(reference)["Config"]["Labels"] == other_label
 

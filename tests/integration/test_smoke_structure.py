@@ -15,6 +15,8 @@ nothing can be downloaded here).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import signal
@@ -22,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
 import yaml
 
@@ -191,6 +194,25 @@ def test_every_kind_of_structure_test_passes(docker_client, structure_images, tm
     log = "\n".join(lines)
     assert "PASS  structure: command 'setup is committed'  (" in log
     assert "container-structure-test 1.19.1: 9/9 passed in " in log
+
+
+def test_an_untagged_image_under_test_survives_the_clean_up(  # type: ignore[no-untyped-def]
+    docker_client, structure_images, tmp_path: Path
+):
+    """The runner tags an image only once lint passed, so smoke may test an untagged one; CST
+    force-removes the images it commits for environments and setup steps, and the engine
+    would prune the untagged image under test with them."""
+    untagged = f"FROM {structure_images[0]}\nLABEL org.example.run={tmp_path.name}\n"
+    stream = docker_client.api.build(fileobj=io.BytesIO(untagged.encode()), rm=True, decode=True)
+    image_id = next(line["aux"]["ID"] for line in stream if "aux" in line)
+    try:
+        assert docker_client.api.inspect_image(image_id)["RepoTags"] == []
+        results, _ = structure(docker_client, image_id, tmp_path, PASSING)
+        assert {name: r.message for name, r in results.items() if not r.passed} == {}
+        assert docker_client.api.inspect_image(image_id)["Id"] == image_id  # still there
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.api.remove_image(image_id)
 
 
 @pytest.mark.parametrize(

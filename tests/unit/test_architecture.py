@@ -18,11 +18,13 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 
 # Floors, lowest first: a module may import its own package and anything on a lower floor,
 # never one above it. Data flows config → context → tags → lint → build → smoke → push →
-# attest → (report) → deploy; project puts the sections together; output, run and cli sit on top.
+# attest → (report) → deploy; verdicts keeps what lint and smoke found, keyed by their inputs;
+# project puts the sections together; output, run and cli sit on top.
 FLOORS = (
-    "errors", "workflow_commands", "result", "units", "paths", "secrets", "engine", "tools",
+    "errors", "workflow_commands", "result", "units", "paths", "secrets", "ssh_transport",
+    "engine", "atomic", "digests", "tools", "futures",
     "config", "context", "tags", "lint", "build", "smoke", "push", "attest", "release",
-    "report", "deploy", "project", "output", "run", "cli", "tasks",
+    "verdicts", "report", "deploy", "project", "output", "platforms", "run", "cli", "tasks",
 )  # fmt: skip
 
 # Imports that may stay inside a function, and why: optional cloud SDKs are installed only

@@ -13,6 +13,9 @@ from in_toto_attestation.v1.statement import Statement
 from pipeline.attest import statements
 from pipeline.attest.evidence import actions_run, gate_records
 from pipeline.attest.statements import BaseDependency, Evidence, GateRecord, Source
+from pipeline.lint.findings import LintResult
+from pipeline.result import VerifiedBy
+from pipeline.smoke.stage import SmokeResult
 
 DIGEST = "sha256:" + "ab" * 32
 EVIDENCE = Evidence(
@@ -94,3 +97,15 @@ def test_the_actions_run_is_named_only_inside_actions() -> None:
         "acme/app/.github/workflows/release.yml@refs/tags/v1",
     )
     assert actions_run({**environ, "GITHUB_ACTIONS": "false"}) == (None, None)
+
+
+def test_a_gate_passed_on_a_kept_verdict_says_which_run_verified_it() -> None:
+    lint = LintResult([], ["hadolint"], [])
+    smoke = SmokeResult("http://127.0.0.1:1", 0.5, ["1/1 checks passed"], [])
+    kept = {"smoke": VerifiedBy("20261202-010203-abcd", "2026-12-02T01:02:03+00:00")}
+    lint_record, smoke_record = gate_records(lint, smoke, [], kept)
+    assert lint_record.verdict == smoke_record.verdict == "passed"
+    assert "kept" not in lint_record.note  # lint ran in this run
+    assert smoke_record.note == (
+        "verdict kept from run 20261202-010203-abcd at 2026-12-02T01:02:03+00:00 (same inputs)"
+    )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pipeline.output.summary import render_markdown, render_summary
 from pipeline.push.target import PushResult
-from pipeline.report import RunReport, write_report
-from pipeline.result import StageResult, Status
+from pipeline.report import RunReport, read_report, write_report
+from pipeline.result import StageResult, Status, VerifiedBy
 from pipeline.units import human_size
 
 DIGEST = "sha256:" + "cd" * 32
@@ -65,10 +65,27 @@ def test_report_json_and_last_pointer(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     assert data["ok"] is True
     assert data["stages"][0] == {
-        "stage": "lint", "status": "passed", "seconds": 1.23, "summary": "hadolint: 0 finding(s)"
+        "stage": "lint", "status": "passed", "seconds": 1.23, "summary": "hadolint: 0 finding(s)",
+        "cached": None,
     }  # fmt: skip
     assert data["pushes"][0]["digest"] == DIGEST
     assert json.loads((tmp_path / "last.json").read_text()) == data
+
+
+def test_a_cached_stage_says_so_and_names_the_run_that_verified_it(tmp_path: Path) -> None:
+    report = sample()
+    verified = VerifiedBy("20261201120000-abcdef", "2026-12-01T12:00:00+00:00")
+    report.stages[2] = StageResult("smoke", Status.PASSED, 0.01, "ready in 0.61 s", verified)
+
+    data = json.loads(write_report(report, tmp_path).read_text())
+
+    assert data["stages"][2]["cached"] == {
+        "run_id": "20261201120000-abcdef", "at": "2026-12-01T12:00:00+00:00"
+    }  # fmt: skip
+    assert read_report(tmp_path / "last.json").stages[2] == report.stages[2]  # type: ignore[union-attr]
+    assert any(line.split()[:3] == ["smoke", "cached", "0.0"] for line in
+               render_summary(report).splitlines())  # fmt: skip
+    assert "| smoke | ✅ cached | 0.0 | ready in 0.61 s |" in render_markdown(report)
 
 
 def test_human_size() -> None:

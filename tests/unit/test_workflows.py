@@ -124,9 +124,11 @@ def test_invoke_steps_run_under_act_and_only_network_steps_are_skipped() -> None
                 assert not condition, f"{path.name}/{job_id}: {step['run']} must always run"
             if "env.ACT" in condition:
                 uses = str(step.get("uses", ""))
-                assert uses.startswith(("actions/setup-", "actions/checkout")) or "sudo" in str(
-                    step.get("run")
-                ), f"{path.name}/{job_id}: only network-bound steps may be skipped under act"
+                network = ("actions/setup-", "actions/checkout", "actions/upload-artifact",
+                           "actions/download-artifact")  # fmt: skip
+                assert uses.startswith(network) or "sudo" in str(step.get("run")), (
+                    f"{path.name}/{job_id}: only network-bound steps may be skipped under act"
+                )
 
 
 def test_actions_are_pinned_by_full_commit_sha_with_a_version_comment() -> None:
@@ -157,7 +159,7 @@ def test_permissions_are_minimal() -> None:
         for job_id, job in workflow["jobs"].items():
             permissions = job.get("permissions", {"contents": "read"})
             pushes = any(
-                args[0] in ("push", "ci")
+                args[0] in ("push", "ci", "merge")
                 for step in job.get("steps", [])
                 for args in invoke_calls(step.get("run", ""))
             )
@@ -302,3 +304,21 @@ def test_the_action_matches_the_github_action_schema() -> None:
     command = [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_release_has_a_platform_matrix_merged_by_digest_when_asked_for() -> None:
+    """``vars.HOIST_PLATFORMS`` switches the release from one job to a matrix: each job the
+    gates on its platform's runner and a by-digest push, then one merge job; never both."""
+    jobs = load(REPO / ".github/workflows/release.yml")["jobs"]
+    assert jobs["release"]["if"] == "${{ vars.HOIST_PLATFORMS == '' }}"
+    matrix = jobs["platform"]
+    assert matrix["if"] == "${{ vars.HOIST_PLATFORMS != '' }}"
+    assert matrix["runs-on"] == "${{ matrix.runner }}"
+    assert "fromJSON(vars.HOIST_PLATFORMS" in matrix["strategy"]["matrix"]["include"]
+    calls = [a for s in matrix["steps"] for a in invoke_calls(s.get("run", ""))]
+    assert calls == [["push", "--platform", "$PLATFORM", "--by-digest"]]
+    platform_step = next(s for s in matrix["steps"] if "invoke push" in s.get("run", ""))
+    assert platform_step["env"]["PLATFORM"] == "${{ matrix.platform }}"
+    assert jobs["merge"]["needs"] == "platform"
+    merge_calls = [a for s in jobs["merge"]["steps"] for a in invoke_calls(s.get("run", ""))]
+    assert merge_calls == [["merge"]]

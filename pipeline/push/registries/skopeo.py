@@ -68,8 +68,10 @@ def copy(
     destination: Target,
     destination_credentials: Credentials | None,
     tag: str,
+    everything: bool = False,
 ) -> str:
-    """Copy ``source@digest`` to ``destination:tag`` unchanged; return the digest written."""
+    """Copy ``source@digest`` to ``destination:tag`` unchanged; return the digest written.
+    ``everything``: an image index with every image it lists (``--all``)."""
     with (
         _auth_file(source, source_credentials) as src,
         _auth_file(destination, destination_credentials) as dest,
@@ -77,22 +79,52 @@ def copy(
     ):
         digest_file = Path(scratch) / "digest"
         command = [
-            "skopeo", "copy", "--quiet", "--preserve-digests",
+            "skopeo", "copy", "--quiet", "--preserve-digests", *(["--all"] if everything else []),
             *_side("src", source, src), *_side("dest", destination, dest),
             "--digestfile", str(digest_file),
             f"docker://{source.push_repository}@{digest}",
             f"docker://{destination.push_repository}:{tag}",
         ]  # fmt: skip
-        fds = tuple(fd for fd in (src, dest) if fd is not None)
-        try:
-            done = subprocess.run(
-                command, pass_fds=fds, capture_output=True, text=True, timeout=TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired:
-            raise CopyFailed(f"skopeo copy timed out after {TIMEOUT:.0f} s") from None
-        if done.returncode != 0:
-            raise CopyFailed(_fatal_line(done.stderr))
+        _skopeo(command, tuple(fd for fd in (src, dest) if fd is not None))
         return digest_file.read_text().strip()
+
+
+def push_from_engine(
+    engine: str, image_id: str, destination: Target, credentials: Credentials | None
+) -> str:
+    """Push an image of the engine at ``engine`` (a unix:// DOCKER_HOST) by digest, with no
+    tag (what a per-platform image of an index needs): compressed once into an OCI layout in
+    a private directory, whose manifest digest names the destination. Returns that digest."""
+    with (
+        _auth_file(destination, credentials) as dest,
+        tempfile.TemporaryDirectory(prefix="hoist-by-digest-") as scratch,
+    ):
+        layout = f"oci:{scratch}/layout:image"
+        _skopeo(["skopeo", "copy", "--quiet", "--src-daemon-host", engine,
+                 f"docker-daemon:{image_id}", layout], ())  # fmt: skip
+        index = json.loads((Path(scratch) / "layout" / "index.json").read_text())
+        digest = str(index["manifests"][0]["digest"])
+        command = [
+            "skopeo", "copy", "--quiet", "--preserve-digests", *_side("dest", destination, dest),
+            "--digestfile", f"{scratch}/digest",
+            layout, f"docker://{destination.push_repository}@{digest}",
+        ]  # fmt: skip
+        _skopeo(command, (dest,) if dest is not None else ())
+        written = (Path(scratch) / "digest").read_text().strip()
+    if written != digest:
+        raise CopyFailed(f"pushed {image_id[:19]} as {digest}, the registry wrote {written}")
+    return digest
+
+
+def _skopeo(command: list[str], fds: tuple[int, ...]) -> None:
+    try:
+        done = subprocess.run(
+            command, pass_fds=fds, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise CopyFailed(f"skopeo copy timed out after {TIMEOUT:.0f} s") from None
+    if done.returncode != 0:
+        raise CopyFailed(_fatal_line(done.stderr))
 
 
 def _fatal_line(stderr: str) -> str:

@@ -1,0 +1,1 @@
+"""platforms: several platforms through the same gates, pushed as one image index."""
