@@ -193,3 +193,13 @@ def test_the_task_collection_loads_no_library() -> None:
     )
     loaded = json.loads(result.stdout)
     assert loaded == ["pipeline", "pipeline.cli", "pipeline.errors", "pipeline.tasks"], loaded
+
+
+def test_test_modules_have_names_of_their_own() -> None:
+    """pytest collects tests/unit and tests/integration as one rootdir-relative namespace: two
+    test modules of one basename stop the whole suite at collection (only a whole run shows it)."""
+    tests = PACKAGE.parent / "tests"
+    seen: dict[str, list[str]] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert not {name: where for name, where in seen.items() if len(where) > 1}
