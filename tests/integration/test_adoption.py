@@ -288,16 +288,7 @@ class ActProject:
             command, cwd=self.root, env=clean_environ(), capture_output=True, text=True,
             timeout=900, check=False,
         )  # fmt: skip
-        entries = []
-        for line in (result.stdout + result.stderr).splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                entry = {"msg": line}
-            entries.append(entry if isinstance(entry, dict) else {"msg": line})
-        return ActRun(
-            result.returncode, entries, result.stdout + result.stderr, time.monotonic() - started
-        )
+        return ActRun.of(result, time.monotonic() - started)
 
 
 def adopt(root: Path, workflow: str, text: str) -> None:

@@ -104,6 +104,19 @@ class ActRun:
     raw: str
     seconds: float
 
+    @classmethod
+    def of(cls, result: subprocess.CompletedProcess[str], seconds: float) -> ActRun:
+        """act's output (``--json``: one entry per line; a line that is not JSON kept as text)."""
+        raw = result.stdout + result.stderr
+        entries = []
+        for line in raw.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = {"msg": line}
+            entries.append(entry if isinstance(entry, dict) else {"msg": line})
+        return cls(result.returncode, entries, raw, seconds)
+
     @property
     def log(self) -> str:
         """The job log as a person reads it (act applies masks to ``msg``)."""
@@ -289,16 +302,7 @@ class Project:
             timeout=420,
             check=False,
         )
-        entries = []
-        for line in (result.stdout + result.stderr).splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                entry = {"msg": line}
-            entries.append(entry if isinstance(entry, dict) else {"msg": line})
-        return ActRun(
-            result.returncode, entries, result.stdout + result.stderr, time.monotonic() - started
-        )
+        return ActRun.of(result, time.monotonic() - started)
 
 
 @pytest.fixture
