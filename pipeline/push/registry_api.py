@@ -38,6 +38,11 @@ class Unauthorized(RegistryError):
     (never transient). A ``RegistryError`` like any other to callers that do not ask."""
 
 
+class TlsRefused(RegistryError):
+    """The TLS handshake failed (a certificate this process does not trust, which the engine
+    may: ``daemon.json``'s insecure registries). Callers that can, hand over to docker."""
+
+
 def is_loopback(endpoint: str) -> bool:
     """Loopback registries are plain HTTP or self-signed as docker allows (127.0.0.0/8)."""
     host = endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint
@@ -103,6 +108,32 @@ class RegistryClient:
         self._raise_for_status(got, f"blob {path}@{digest}")
         return got.content
 
+    def has_blob(self, path: str, digest: str) -> bool:
+        """Whether this repository already holds the blob (``HEAD``): a copy skips it."""
+        response = self._request("HEAD", f"/v2/{path}/blobs/{digest}", scope_path=path)
+        if response.status_code == 404:
+            return False
+        self._raise_for_status(response, f"blob {path}@{digest}")
+        return True
+
+    def put_blob(self, path: str, digest: str, data: bytes) -> None:
+        """Upload a blob in one request: ``POST`` an upload, then ``PUT`` its bytes with the
+        digest (the distribution spec's monolithic upload)."""
+        started = self._request("POST", f"/v2/{path}/blobs/uploads/", scope_path=path)
+        self._raise_for_status(started, f"starting an upload to {path}")
+        location = started.headers.get("Location", "")
+        if not location:
+            raise RegistryError(self.name, f"upload to {path}: no Location", transient=True)
+        url = location if location.startswith("http") else self._base_url() + location
+        separator = "&" if "?" in url else "?"
+        put = self._request(
+            "PUT",
+            f"{url}{separator}digest={digest}",
+            scope_path=path,
+            body=(data, "application/octet-stream"),
+        )
+        self._raise_for_status(put, f"blob {path}@{digest}")
+
     def credentials_accepted(self, path: str) -> bool:
         """Whether the registry accepts the credentials (``GET /v2/``, answering its challenge).
 
@@ -161,9 +192,10 @@ class RegistryClient:
     def _request(
         self, method: str, url_path: str, *, scope_path: str, body: tuple[bytes, str] | None = None
     ):
-        """Send one request, answering a 401 challenge (Bearer token or Basic) once."""
+        """Send one request, answering a 401 challenge (Bearer token or Basic) once.
+        ``url_path`` is under the registry's base URL, or a whole URL it handed out."""
         try:
-            url = self._base_url() + url_path
+            url = url_path if url_path.startswith("http") else self._base_url() + url_path
             response = self._send(method, url, body)
             if response.status_code == 401:
                 challenge = response.headers.get("WWW-Authenticate", "")
@@ -173,6 +205,12 @@ class RegistryClient:
                     self.session.auth = (self.credentials.username, self.credentials.password)
                 response = self._send(method, url, body)
             return response
+        except requests.exceptions.SSLError:
+            raise TlsRefused(
+                self.name,
+                f"cannot reach {self.endpoint}: TLS certificate not trusted",
+                transient=False,
+            ) from None
         except requests.RequestException as exc:
             raise RegistryError(
                 self.name, f"cannot reach {self.endpoint}: {type(exc).__name__}", transient=True

@@ -2,10 +2,11 @@
 (``push.target``).
 
 Fan-out: docker compresses every layer again for each registry it pushes to, so with two or
-more targets the first is pushed with docker and the others receive a ``skopeo copy`` of what
-that registry now serves (compressed once, same digest), in parallel; the digest check is the
-same. Without skopeo, or when the first target fails, every target gets its own docker push,
-all in parallel.
+more targets the first is pushed with docker and the others receive a copy of what that
+registry now serves (compressed once, same digest), in parallel: over the registry API when
+only small blobs are missing there (``push.registry_copy``), else by ``skopeo copy``; the digest
+check is the same. Without skopeo, or when the first target fails, every target gets its own
+docker push, all in parallel.
 """
 
 from __future__ import annotations

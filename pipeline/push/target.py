@@ -31,7 +31,8 @@ from pipeline.push.registries import skopeo
 from pipeline.push.registries.generic import anonymous_hint
 from pipeline.push.registries.kinds import Credentials, Target, prepare_target, target_credentials
 from pipeline.push.registries.retry import RetryPolicy, Stopped, retrying
-from pipeline.push.registry_api import RegistryClient
+from pipeline.push.registry_api import RegistryClient, TlsRefused
+from pipeline.push.registry_copy import copy_small_image
 from pipeline.push.stream import TLS, UNAUTHORIZED, classify_error, read_push_stream
 from pipeline.result import Log
 from pipeline.secrets import redact
@@ -168,8 +169,8 @@ class TargetPush:
         tags: list[str],
         credentials: Credentials | None,
     ) -> str:
-        """Copy the first target's image here with skopeo; docker push if TLS stands in the way
-        (an endpoint the engine trusts through daemon.json, which skopeo does not read)."""
+        """Copy the first target's image here (``_copy_here``); docker push if TLS stands in
+        the way (an endpoint the engine trusts through daemon.json, which skopeo does not read)."""
         registry = RegistryClient(self.target.name, self.target.endpoint, credentials)
         copies = 0
         missing = []
@@ -185,9 +186,7 @@ class TargetPush:
                 continue  # one copy brought every blob and the manifest: the rest is a tag
             present = True
             try:
-                written = skopeo.copy(
-                    source.target, source.credentials, source.digest, self.target, credentials, tag
-                )
+                written = self._copy_here(registry, source, credentials, tag)
             except skopeo.CopyFailed as exc:
                 error = classify_error(self.target.name, str(exc))
                 if TLS.search(error.message):
@@ -211,6 +210,22 @@ class TargetPush:
         else:
             self.log(f"[{self.target.name}] already there: {source.digest} (nothing to copy)")
         return source.digest
+
+    def _copy_here(
+        self, registry: RegistryClient, source: Source, credentials: Credentials | None, tag: str
+    ) -> str | None:
+        """The source's image under ``tag`` here: over the API when it is a small copy (see
+        ``registry_copy``), else (or when TLS stands in the way) by skopeo."""
+        origin = RegistryClient(source.target.name, source.target.endpoint, source.credentials)
+        with contextlib.suppress(TlsRefused):
+            written = copy_small_image(
+                origin, source.target.path, source.digest, registry, self.target.path, tag
+            )
+            if written is not None:
+                return written
+        return skopeo.copy(
+            source.target, source.credentials, source.digest, self.target, credentials, tag
+        )
 
     def _tag_here(self, registry: RegistryClient, digest: str, tag: str) -> bool:
         """Put ``tag`` on the manifest this registry already holds; False: copy it instead."""
