@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from pipeline.errors import RegistryError
+from pipeline.http_failures import no_answer_reason
 from pipeline.push.registries.base import Credentials
 
 MANIFEST_TYPES = ", ".join(
@@ -213,7 +214,7 @@ class RegistryClient:
             ) from None
         except requests.RequestException as exc:
             raise RegistryError(
-                self.name, f"cannot reach {self.endpoint}: {type(exc).__name__}", transient=True
+                self.name, f"cannot reach {self.endpoint}: {no_answer_reason(exc)}", transient=True
             ) from None
 
     def _send(self, method: str, url: str, body: tuple[bytes, str] | None = None):

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from pipeline.config.fields import Fields, kind_of
+from pipeline.http_failures import no_answer_reason
 from pipeline.smoke.verdicts import CheckFailed, clip
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -240,19 +241,3 @@ def one_line(text: str, limit: int = EXCERPT_CHARS, *, keep_end: bool = False) -
 def quoted(excerpt: str, empty: str) -> str:
     """An excerpt in quotes with control characters escaped (repr), or ``empty``."""
     return repr(excerpt) if excerpt else empty
-
-
-def no_answer_reason(exc: Exception) -> str:
-    """Why a request got no answer, in words; requests' own text is a nest of reprs."""
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    text = str(exc)
-    for pattern, reason in (
-        (r"Connection refused", "connection refused"),
-        (r"Connection reset", "connection reset"),
-        (r"RemoteDisconnected|closed connection without", "connection closed without an answer"),
-        (r"BadStatusLine", "not an HTTP answer"),
-    ):
-        if re.search(pattern, text):
-            return reason
-    return type(exc).__name__

@@ -21,7 +21,8 @@ from typing import Any
 import requests
 from docker.models.containers import Container
 
-from pipeline.smoke.http_checks import BODY_READ_BYTES, no_answer_reason, one_line, quoted
+from pipeline.http_failures import no_answer_reason
+from pipeline.smoke.http_checks import BODY_READ_BYTES, one_line, quoted
 from pipeline.smoke.verdicts import CheckFailed, CheckWarning, clip
 
 HEALTH_INTERVAL_NS = 150_000_000  # first probe 0.15 s after start, not the image's 30 s

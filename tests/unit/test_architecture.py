@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 # project puts the sections together; output, run and cli sit on top.
 FLOORS = (
     "errors", "workflow_commands", "result", "units", "paths", "secrets", "ssh_transport",
-    "engine", "atomic", "digests", "tools", "futures",
+    "engine", "atomic", "digests", "tools", "futures", "http_failures",
     "config", "context", "tags", "lint", "build", "smoke", "push", "attest", "release",
     "verdicts", "report", "deploy", "project", "output", "platforms", "run", "cli", "tasks",
 )  # fmt: skip

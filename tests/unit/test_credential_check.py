@@ -250,7 +250,7 @@ def test_a_registry_that_cannot_be_reached_is_left_to_the_push(monkeypatch) -> N
     verdict = check_target(target, {}, lines.append, FAST, threading.Event())
     assert (verdict.verdict, verdict.attempts) == (Verdict.UNCHECKED, FAST.attempts)
     assert verdict.reason == (
-        f"hub: cannot reach {target.endpoint}: ConnectionError (gave up after 3 attempts)"
+        f"hub: cannot reach {target.endpoint}: connection refused (gave up after 3 attempts)"
     )
     assert [line.split(" failed")[0] for line in lines] == [
         "[hub credentials] attempt 1",
