@@ -79,7 +79,10 @@ def ci_cold_round(ws: Workspace, round_: int, order: tuple[str, ...]) -> list[Bu
     """Seed the cache from a passing run here, then build on a fresh engine with and without."""
     ws.new_dependencies_layer()  # new to every engine: nothing but the registry has its layers
     ws.run_hoist("ci-cold-seed", round_, "cache", timed=False)
-    saved = b"".join(docker_client().images.get(BASE_IMAGE).save(chunk_size=1 << 20, named=True))
+    # saved under its own name: `named=True` would take whichever tag the engine lists first
+    saved = b"".join(
+        docker_client().images.get(BASE_IMAGE).save(chunk_size=1 << 20, named=BASE_IMAGE)
+    )
     samples = []
     for side in order:
         engine = start_server_engine()
