@@ -8,9 +8,10 @@ platform* — the container runs the image's own architecture under qemu, its re
 timeout stretched by ``EMULATION_FACTOR`` — and every platform is tested even after one
 failed, so the summary shows each verdict. The smoke gate passes only if all passed.
 
-The engine's own platform (or else the first) keeps the run's local tags, as a one-platform
-build would; the others are tagged ``REF-<os>-<arch>`` so they are images one can find and
-remove, never pushed under those names.
+With ``build.cache``, each platform reads and (once the gates passed) writes its own cache
+ref (``CachePlan.for_platform``). The engine's own platform (or else the first) keeps the
+run's local tags, as a one-platform build would; the others are tagged ``REF-<os>-<arch>``
+so they are images one can find and remove, never pushed under those names.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import docker
 
 from pipeline.build.backend import Backend
+from pipeline.build.cache import CacheExport, CachePlan
 from pipeline.build.platforms import EMULATION_FACTOR, Platform, engine_platform
 from pipeline.build.settings import BuildConfig
 from pipeline.build.stage import BuildResult, PlatformBuild, build_image
@@ -78,9 +80,11 @@ class PlatformStages:
         environ: Mapping[str, str],
         log: Log,
         backend: Backend | None = None,
+        cache: CachePlan | None = None,
     ) -> BuildResult:
-        """Build each platform (with the run's ``backend``, when it chose one); the primary's
-        result (what the runner's gates look at)."""
+        """Build each platform (with the run's ``backend``, when it chose one, on the layers of
+        its own cache ref of the ``cache`` plan); the primary's result (what the runner's
+        gates look at)."""
         self.records = [PlatformRecord(str(p)) for p in self.platforms]
         for platform, record in zip(self.platforms, self.records, strict=True):
             local = references if platform == self.primary else [f"{references[0]}-{platform.slug}"]
@@ -92,13 +96,23 @@ class PlatformStages:
                 labels,
                 _prefixed(log, platform),
                 environ,
+                cache.for_platform(platform.slug) if cache else None,
                 backend=backend,
                 platform=PlatformBuild(platform, foreign),
             )
             self.builds[str(platform)] = built
             record.image_id = built.image_id
-            record.build = f"{built.image_id[7:19]} {human_size(built.size)}"
+            steps = f", {built.cached_steps}/{built.steps} steps cached" if built.steps else ""
+            record.build = f"{built.image_id[7:19]} {human_size(built.size)}{steps}"
         return self.builds[str(self.primary)]
+
+    def caches(self, cache: CachePlan) -> list[tuple[CacheExport, CachePlan]]:
+        """Each platform's cache to write once the gates passed, with its own plan."""
+        return [
+            (built.cache_export, cache.for_platform(platform.slug))
+            for platform in self.platforms
+            if (built := self.builds[str(platform)]).cache_export is not None
+        ]
 
     def smoke(
         self,

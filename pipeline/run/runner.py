@@ -305,10 +305,7 @@ class Runner:
             report.version, report.tags, report.labels = metadata.version, metadata.tags, labels
 
         order.when_recorded("build", tags)
-        cache = None
-        if inputs.platforms is None:  # no layer cache for several platforms yet
-            cache = cache_plan(config.build.cache, config.registries, config.image, self.environ,
-                               log)  # fmt: skip
+        cache = cache_plan(config.build.cache, config.registries, config.image, self.environ, log)
         built = steps.build_step(self.client, config.build, config.image, metadata, labels,
                                  cache, inputs.backend, self.environ, log,
                                  inputs.platforms)  # fmt: skip

@@ -181,7 +181,7 @@ def build_step(
 ) -> Built:
     """The image with ``labels``, for every tag of ``metadata`` (given once lint passed), by
     ``backend`` (chosen with the inputs), on the layers of the ``cache`` plan when there is
-    one; with ``platforms``, one image per platform (no layer cache for those yet)."""
+    one; with ``platforms``, one image per platform, each on its own cache ref."""
     for warning in metadata.warnings:
         log(f"warning: {warning}")
     if not metadata.tags:
@@ -192,8 +192,8 @@ def build_step(
         )
     references = [f"{image}:{tag}" for tag in metadata.tags]
     if platforms is not None:
-        primary = platforms.build(client, build, references, labels, environ, log, backend)
-        return Built(primary, list(metadata.tags), platforms=platforms)
+        primary = platforms.build(client, build, references, labels, environ, log, backend, cache)
+        return Built(primary, list(metadata.tags), cache, platforms=platforms)
     built = build_image(client, build, references, labels, log, environ, cache, backend)
     return Built(built, list(metadata.tags), cache)
 
@@ -208,8 +208,14 @@ def cache_step(
     client: docker.DockerClient, built: Built, environ: Mapping[str, str], log: Log
 ) -> None:
     """The gates passed (lint and smoke, for this image): its layers may become the next
-    run's cache. Never after a failure, never for a pull request (its plan writes nothing)."""
-    if built.cache is not None and built.image.cache_export is not None:
+    run's cache. Never after a failure, never for a pull request (its plan writes nothing);
+    with several platforms, each platform's to its own ref."""
+    if built.cache is None:
+        return
+    if built.platforms is not None:
+        for export, plan in built.platforms.caches(built.cache):
+            write_cache(client, export, plan, environ, log)
+    elif built.image.cache_export is not None:
         write_cache(client, built.image.cache_export, built.cache, environ, log)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -256,3 +257,38 @@ def test_matrix_jobs_push_by_digest_and_merge_checks_each(  # type: ignore[no-un
     raw = _raw(f"{server.address}/{REPOSITORY}:test", "ci-bot", server.password)
     assert [m["digest"] for m in json.loads(raw)["manifests"]] == list(digests.values())
     assert report["pushes"][0]["digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_each_platform_writes_its_own_layer_cache_that_a_fresh_engine_reads(  # type: ignore[no-untyped-def]
+    project, team, images, server, docker_client, python_base, python_base_arm64
+):
+    registry, env = team
+    build = {"context": "app", "platforms": PLATFORMS, "cache": "registry"}
+    config = _config(project, registry, images, build=build)
+    reader = RegistryReader(registry.address, registry.username, registry.password)
+
+    passed = run_invoke("smoke", "--config", str(config), env=env, timeout=1200)
+
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    refs = {p: f"{registry.address}/{REPOSITORY}:buildcache-{p.replace('/', '-')}"
+            for p in PLATFORMS}  # fmt: skip
+    for ref in refs.values():
+        assert f"cache: written to {ref}" in passed.stdout
+    assert sorted(reader.tags(REPOSITORY)) == ["buildcache-linux-amd64", "buildcache-linux-arm64"]
+    for platform, ref in refs.items():  # an image of its own platform, carrying BuildKit's cache
+        cached = reader.config(REPOSITORY, ref.rsplit(":", 1)[1])
+        assert f"{cached['os']}/{cached['architecture']}" == platform
+        assert "moby.buildkit.cache.v0" in cached
+    # A fresh engine (a new CI runner: the two bases, nothing else) builds from those refs.
+    fresh = docker.DockerClient(base_url=server.host, timeout=120)
+    for base in (python_base, python_base_arm64):
+        fresh.images.load(b"".join(docker_client.images.get(base).save(named=True)))
+    rebuilt = run_invoke("build", "--config", str(config),
+                         env={**env, "DOCKER_HOST": server.host}, timeout=1200)  # fmt: skip
+
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    for platform, ref in refs.items():
+        assert f"[{platform}] cache: reading {ref}" in rebuilt.stdout
+    for record in _report(env)["platforms"]:
+        steps = re.search(r", (\d+)/(\d+) steps cached$", record["build"])
+        assert steps and steps[1] == steps[2] != "0", record
