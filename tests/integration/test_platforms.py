@@ -140,6 +140,20 @@ def test_two_platforms_one_index_everywhere_and_arm64_runs_aarch64(  # type: ign
     assert pulled.attrs["Architecture"] == "arm64"
     output = docker_client.containers.run(pulled.id, ["uname", "-m"], remove=True)
     assert output.decode().strip() == "aarch64"
+    # A warm rerun: the registry already serves both children for these very images, so
+    # neither is exported and uploaded again, and every digest stays what it was.
+    again = run_invoke("ci", "--config", str(config), env=env, timeout=1200)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    for platform, digest in children.items():
+        assert any(
+            f"{platform}: already there: " in line
+            and line.endswith(f"@{digest} (nothing to upload)")
+            for line in again.stdout.splitlines()
+        ), platform
+    rerun = _report(env)
+    assert {p["platform"]: p["digest"] for p in rerun["platforms"]} == children
+    assert [p["digest"] for p in rerun["pushes"]] == [index_digest, index_digest]
 
 
 @pytest.fixture
