@@ -12,16 +12,24 @@ With ``build.cache``, each platform reads and (once the gates passed) writes its
 ref (``CachePlan.for_platform``). The engine's own platform (or else the first) keeps the
 run's local tags, as a one-platform build would; the others are tagged ``REF-<os>-<arch>``
 so they are images one can find and remove, never pushed under those names.
+
+With ``signing:``, each platform's image gets its own signature and attestations and the
+index a signature of its own (``attest_platforms``); ``invoke verify`` of the index checks
+them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from pipeline.attest.settings import SigningConfig
+from pipeline.attest.stage import AttestResult, attest_pushes
+from pipeline.attest.statements import Evidence
 from pipeline.build.backend import Backend
 from pipeline.build.cache import CacheExport, CachePlan
 from pipeline.build.platforms import EMULATION_FACTOR, Platform, engine_platform
@@ -37,7 +45,7 @@ from pipeline.report import PlatformRecord
 from pipeline.result import Log
 from pipeline.secrets import redact
 from pipeline.smoke.settings import SmokeConfig
-from pipeline.smoke.stage import smoke_test
+from pipeline.smoke.stage import SmokeResult, smoke_test
 from pipeline.units import human_size
 
 
@@ -49,6 +57,7 @@ class PlatformStages:
     native: Platform
     records: list[PlatformRecord] = field(default_factory=list)
     builds: dict[str, BuildResult] = field(default_factory=dict)
+    smoked: dict[str, SmokeResult] = field(default_factory=dict)  # what the gate attests
 
     @classmethod
     def for_run(
@@ -142,6 +151,7 @@ class PlatformStages:
                 record.smoke = exc.reason
                 continue
             record.smoke = "passed"
+            self.smoked[str(platform)] = result
             record_ready = f"ready in {result.seconds_to_ready:.1f} s"
             log(f"[{platform}] smoke passed ({record_ready}{', emulated' if emulated else ''})")
         failed = [r for r in self.records if not r.passed]
@@ -196,3 +206,34 @@ class PlatformStages:
 
 def _prefixed(log: Log, platform: Platform) -> Log:
     return lambda line: log(f"[{platform}] {line}")
+
+
+def attest_platforms(
+    stages: PlatformStages,
+    key: ec.EllipticCurvePrivateKey,
+    signing: SigningConfig,
+    evidence_of: Callable[[BuildResult, SmokeResult | None], Evidence],
+    pushed: Sequence[tuple[Target, str]],
+    by_digest: bool,
+    environ: Mapping[str, str],
+    log: Log,
+) -> list[AttestResult]:
+    """Each platform's image signed with its own attestations (its own build, smoke checks
+    and SBOM) at every target ``pushed`` reached, then the index signed there (a by-digest
+    push has no index yet: ``merge`` signs it)."""
+    targets = list({target.name: target for target, _ in pushed}.values())
+    results: list[AttestResult] = []
+    for platform, record in zip(stages.platforms, stages.records, strict=True):
+        assert record.digest is not None, "signed after the push"
+        evidence = evidence_of(stages.builds[str(platform)], stages.smoked.get(str(platform)))
+        children = [(target, record.digest) for target in targets]
+        results += attest_pushes(
+            key, signing, evidence, children, environ, _prefixed(log, platform)
+        )
+    if not by_digest:
+        results += attest_pushes(key, signing, None, pushed, environ, _index_log(log))
+    return results
+
+
+def _index_log(log: Log) -> Log:
+    return lambda line: log(f"[index] {line}")

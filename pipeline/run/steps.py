@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pipeline.attest.evidence import gather
 from pipeline.attest.settings import SigningConfig
 from pipeline.attest.stage import AttestResult, attest_pushes
+from pipeline.attest.statements import Evidence
 from pipeline.build.backend import Backend
 from pipeline.build.cache import CachePlan
 from pipeline.build.settings import BuildConfig
@@ -30,7 +31,7 @@ from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.inputs import lint_inputs
 from pipeline.lint.settings import LintConfig
 from pipeline.lint.stage import publish, run_lint, show
-from pipeline.platforms.stages import PlatformStages
+from pipeline.platforms.stages import PlatformStages, attest_platforms
 from pipeline.push.cache import write_cache
 from pipeline.push.registries.kinds import Target
 from pipeline.push.stage import push_all
@@ -333,15 +334,23 @@ def attest_step(
     pushed: list[tuple[Target, str]],
     environ: Mapping[str, str],
     log: Log,
+    by_digest: bool = False,
 ) -> Attested:
-    """Sign every pushed digest and attach what this run proved about it (``signing:``)."""
-    evidence = gather(
-        run_id=proven.run_id, started=proven.started, config_path=proven.config_path,
-        image=proven.image, tags=built.tags, built=built.image,
-        lint=proven.linted.result if proven.linted else None,
-        smoke=proven.smoked.result if proven.smoked else None,
-        skipped_gates=proven.skipped_gates, client=client, environ=environ,
-        kept={stage: outcome.cached for stage, outcome in (("lint", proven.linted),
-              ("smoke", proven.smoked)) if outcome is not None and outcome.cached},
-    )  # fmt: skip
-    return Attested(attest_pushes(key, signing, evidence, pushed, environ, log))
+    """Sign every pushed digest and attach what this run proved about it (``signing:``);
+    with several platforms, each platform's image and the index (``attest_platforms``)."""
+
+    def evidence(image: BuildResult, smoke: SmokeResult | None) -> Evidence:
+        return gather(
+            run_id=proven.run_id, started=proven.started, config_path=proven.config_path,
+            image=proven.image, tags=built.tags, built=image, smoke=smoke,
+            lint=proven.linted.result if proven.linted else None,
+            skipped_gates=proven.skipped_gates, client=client, environ=environ,
+            kept={stage: outcome.cached for stage, outcome in (("lint", proven.linted),
+                  ("smoke", proven.smoked)) if outcome is not None and outcome.cached},
+        )  # fmt: skip
+
+    if built.platforms is not None:
+        return Attested(attest_platforms(built.platforms, key, signing, evidence, pushed,
+                                         by_digest, environ, log))  # fmt: skip
+    smoke = proven.smoked.result if proven.smoked else None
+    return Attested(attest_pushes(key, signing, evidence(built.image, smoke), pushed, environ, log))

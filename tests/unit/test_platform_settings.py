@@ -79,12 +79,10 @@ def test_the_flag_narrows_to_one_configured_platform(project: Path) -> None:
         run_platforms(config, None, True, ("lint", "build"))
 
 
-def test_platforms_with_signing_are_refused_before_any_build(project: Path) -> None:
-    (project / "cosign.key").write_text("x")
+def test_platforms_with_signing_sign_each_platform(project: Path) -> None:
     extra = "signing: {key: env://COSIGN_KEY}\n"
     config = load(project, "  platforms: [linux/arm64]\n", extra)
-    with pytest.raises(ConfigError, match="signing: is not supported with build.platforms"):
-        run_platforms(config, None, False, ("push",))
+    assert run_platforms(config, None, False, ("push",)) == (ARM64,)
 
 
 def test_platform_spelling_and_matching() -> None:
