@@ -37,15 +37,21 @@ from pipeline.result import Log, StageResult, Status, new_run_id
 GATES = {"lint", "build", "smoke", "push"}
 
 
-def gate_records(paths: Sequence[Path], image: str) -> dict[str, tuple[RunReport, PlatformRecord]]:
-    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest."""
+def gate_records(
+    paths: Sequence[Path], image: str, signed: bool = False
+) -> dict[str, tuple[RunReport, PlatformRecord]]:
+    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest.
+    A run that skipped a gate is none — except an unsigned push (``signing.required: false``
+    without the key) when this merge does not sign either: an index signed over unsigned
+    images would not verify."""
     found: dict[str, tuple[RunReport, PlatformRecord]] = {}
     for path in paths:
         report = read_report(path)
         if report is None or not report.by_digest or report.image != image:
             continue
         passed = {s.stage for s in report.stages if s.status is Status.PASSED}
-        if not passed >= GATES or report.skipped_gates or not report.ok:
+        skipped = [g for g in report.skipped_gates if signed or not g.startswith("signing (")]
+        if not passed >= GATES or skipped or not report.ok:
             continue
         for record in report.platforms:
             if record.digest and record.passed:
@@ -92,7 +98,8 @@ def merge(
     report = RunReport(
         run_id=new_run_id(), config=str(config.path), image=config.image, started=now
     )
-    records = gate_records(reports, config.image)
+    key = load_signer(config.signing, environ, config.path.name) if config.signing else None
+    records = gate_records(reports, config.image, signed=key is not None)
     chosen = list(digests) or newest_per_platform(records)
     if not chosen:
         raise ConfigError(
@@ -104,7 +111,6 @@ def merge(
     targets = select_targets(
         config.registries, tuple(wanted), config.image, environ, config.path.name
     )
-    key = load_signer(config.signing, environ, config.path.name) if config.signing else None
     try:
         children, tags = _checked(chosen, records, targets[0], environ, log)
     except PipelineError as exc:  # a refusal: recorded, nothing put

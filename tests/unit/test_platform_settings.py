@@ -134,6 +134,19 @@ def test_only_passed_by_digest_runs_of_this_image_are_gate_records(tmp_path: Pat
     assert read_back.platforms[0].passed and read_back.by_digest
 
 
+def test_an_unsigned_push_is_a_gate_record_only_for_a_merge_that_does_not_sign(
+    tmp_path: Path,
+) -> None:
+    path = _report(tmp_path, Status.PASSED)
+    report = RunReport.from_dict(json.loads(path.read_text()))
+    report.skipped_gates = ["signing (env://COSIGN_PRIVATE_KEY not set; signing.required: false)"]
+    unsigned = write_report(report, tmp_path / "unsigned")
+    assert list(gate_records([unsigned], "app")) == ["sha256:" + "1" * 64]
+    assert gate_records([unsigned], "app", signed=True) == {}
+    report.skipped_gates = ["smoke (--skip-smoke)"]
+    assert gate_records([write_report(report, tmp_path / "no-smoke")], "app") == {}
+
+
 def test_report_files_reads_directories_and_refuses_a_missing_file(tmp_path: Path) -> None:
     path = _report(tmp_path, Status.PASSED)
     assert report_files([str(path.parent)], tmp_path) == [path]
