@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.attest.material import absent, load_verifier
 from pipeline.attest.settings import ATTESTATIONS, KeyRef, SigningConfig, key_ref
 from pipeline.attest.store import ArtifactStore
-from pipeline.attest.verify import Subject, VerificationFailed, verify_subject
+from pipeline.attest.verify import Subject, VerificationFailed, verify_image
 from pipeline.errors import ConfigError
 from pipeline.push.registries.base import TargetConfig, has_host
 from pipeline.push.registries.kinds import Credentials, Target, resolve_target, target_credentials
@@ -96,7 +96,7 @@ def verify_reference(
         digest = served
     subject = Subject(target.name if target else host, endpoint, path, digest)
     log(f"verifying {subject} with {key}")
-    verify_subject(store, subject, public, required, log)
+    verify_image(store, subject, public, required, log)
     return subject
 
 
@@ -120,7 +120,7 @@ def verify_release(
     subject = Subject(target_name, endpoint, path, digest)
     key = load_verifier(signing.public_key, environ, source, "signing.public_key")
     log(f"verifying {subject} with {signing.public_key}")
-    verify_subject(store, subject, key, signing.attestations, log)
+    verify_image(store, subject, key, signing.attestations, log)
 
 
 def run_verify(

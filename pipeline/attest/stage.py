@@ -80,16 +80,18 @@ def predicates(
 def attest_pushes(
     key: ec.EllipticCurvePrivateKey,
     signing: SigningConfig,
-    evidence: statements.Evidence,
+    evidence: statements.Evidence | None,
     pushed: Sequence[tuple[Target, str]],
     environ: Mapping[str, str],
     log: Log,
 ) -> list[AttestResult]:
-    """Sign and attach for every (target, digest) pushed; raises if any target failed."""
+    """Sign and attach for every (target, digest) pushed; raises if any target failed.
+    No ``evidence``: the signature alone (an image index, whose images carry their own)."""
     if not pushed:
         return []
     credentials = {t.name: target_credentials(t, environ) for t, _ in pushed}
-    made = predicates(signing, evidence, pushed[0], credentials[pushed[0][0].name], log)
+    first = pushed[0]
+    made = predicates(signing, evidence, first, credentials[first[0].name], log) if evidence else []
     results = [_attach(key, target, digest, made, credentials[target.name], log)
                for target, digest in pushed]  # fmt: skip
     failed = [r for r in results if not r.ok]
@@ -135,3 +137,19 @@ def _attach(
     attached = ", ".join(result.attestations) or "no attestations"
     log(f"[{target.name}] signed {target.repository}@{digest[:19]} ({result.key}); {attached}")
     return result
+
+
+def copy_attached(
+    source: Target, targets: Sequence[Target], digests: Sequence[str], environ: Mapping[str, str]
+) -> None:
+    """The signature and attestations stored next to each digest at ``source``, written
+    unchanged to every other target (``merge``: the matrix jobs signed at the first target
+    only, and ``skopeo copy --all`` moves the images, not what is attached to them)."""
+    store = ArtifactStore(source.name, source.endpoint, target_credentials(source, environ))
+    found = [(tag, layers) for digest in digests
+             for tag in (signature_tag(digest), attestation_tag(digest))
+             if (layers := store.read(source.path, tag)) is not None]  # fmt: skip
+    for target in targets:
+        there = ArtifactStore(target.name, target.endpoint, target_credentials(target, environ))
+        for tag, layers in found:
+            there.write(target.path, tag, layers)

@@ -9,13 +9,17 @@ The checks, in order, each one line when it holds and the one failure line when 
 3. every gate statement signed by the key says ``passed`` (one that says otherwise wins over
    any that pass: a later failing run is never hidden by an earlier passing one).
 
+An image index (``build.platforms``) is checked as its signature (1. for the index digest)
+and then every image it lists as above, each by its own digest (``verify_image``).
+
 A layer that does not verify is never read further; another key's signature beside ours does
 no harm, but only the key's own count.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,8 +36,12 @@ from pipeline.attest.store import (
     attestation_tag,
     signature_tag,
 )
+from pipeline.build.platforms import Platform
 from pipeline.errors import PipelineError
+from pipeline.push.index import INDEX_TYPE
 from pipeline.result import Log
+
+INDEX_TYPES = (INDEX_TYPE, "application/vnd.docker.distribution.manifest.list.v2+json")
 
 KINDS = {
     statements.SLSA_PROVENANCE_V1: "provenance",
@@ -57,6 +65,52 @@ class Subject:
 
     def __str__(self) -> str:
         return f"{self.endpoint}/{self.path}@{self.digest}"
+
+
+def verify_image(
+    store: ArtifactStore,
+    subject: Subject,
+    key: ec.EllipticCurvePublicKey,
+    required: tuple[str, ...],
+    log: Log,
+) -> None:
+    """``verify_subject`` for one image; for an image index (``build.platforms``), the
+    index's signature and then every image it lists, each with its own attestations — the
+    one a server pulls for its platform is among them, whichever that is."""
+    listed = _index_children(store, subject)
+    if listed is None:
+        verify_subject(store, subject, key, required, log)
+        return
+    log(check_signature(store, subject, key) + f" (index of {len(listed)})")
+    for platform, digest in listed:
+        log(f"{platform}: {digest}")
+        verify_subject(store, replace(subject, digest=digest), key, required, log)
+
+
+def _index_children(store: ArtifactStore, subject: Subject) -> list[tuple[str, str]] | None:
+    """(platform, digest) of each image an index lists; None when it is one image (or the
+    registry holds only what is stored next to the digest: that is what is checked)."""
+    got = store.get_manifest(subject.path, subject.digest)
+    if got is None:
+        return None
+    body, media = got
+    try:
+        manifest = json.loads(body)
+        media = media.split(";")[0].strip() or str(manifest.get("mediaType", ""))
+        if media not in INDEX_TYPES:
+            return None
+        return [(_platform(m.get("platform") or {}), str(m["digest"]))
+                for m in manifest["manifests"]]  # fmt: skip
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise VerificationFailed(f"{subject}: not a manifest this check can read") from None
+
+
+def _platform(descriptor: dict[str, Any]) -> str:
+    """``linux/arm64`` as ``build.platforms`` spells it (an implied variant left out)."""
+    variant = descriptor.get("variant")
+    found = Platform(str(descriptor.get("os") or "?"), str(descriptor.get("architecture") or "?"),
+                     str(variant) if variant else None)  # fmt: skip
+    return str(found)
 
 
 def verify_subject(

@@ -8,6 +8,12 @@ image (``BUILDKIT_INLINE_CACHE=1``), which is then pushed as the cache ref. Eith
 cache is *written* only after the gates passed (``push.cache`` does it, called by the
 runner), so a failed run never poisons it; a pull request run has no destination at all.
 
+Several platforms (``build.platforms``) each read and write a cache of their own
+(``CachePlan.for_platform``): one ref per platform, ``:buildcache-linux-arm64``, and one
+``scope`` per platform in GitHub's cache — the convention of docker/build-push-action's
+matrix recipe, because BuildKit's registry and gha exporters keep one platform per ref and
+the last platform written would replace the others' (docker/buildx#1044).
+
 The CLI authenticates to the cache registry from a docker config directory: a temporary one
 (mode 0700, its ``config.json`` 0600) holding the user's config plus the cache registry's
 credentials, removed when the build ends — also on Ctrl-C/SIGTERM, which arrive here as
@@ -23,11 +29,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.build.backend import BuildkitCli
+from pipeline.build.platforms import Platform
 from pipeline.build.settings import BuildConfig
 
 GHA = "gha"
@@ -50,10 +57,31 @@ class CachePlan:
     sources: tuple[str, ...]
     destination: str | None
     logins: tuple[RegistryLogin, ...] = ()
+    scope: str | None = None  # GitHub's cache scope (one per platform), None: buildx's default
 
     @property
     def gha(self) -> bool:
         return GHA in self.sources or self.destination == GHA
+
+    def for_platform(self, slug: str) -> CachePlan:
+        """This plan for one platform (``linux-arm64``): each ref's tag suffixed with it, and
+        GitHub's cache scoped to it; a ref pinned by digest is read as it is."""
+        return replace(
+            self,
+            sources=tuple(platform_ref(ref, slug) for ref in self.sources),
+            destination=platform_ref(self.destination, slug) if self.destination else None,
+            scope=slug,
+        )
+
+
+def platform_ref(reference: str, slug: str) -> str:
+    """``r.io/app:buildcache`` -> ``r.io/app:buildcache-linux-arm64`` (no tag: ``latest``)."""
+    if reference == GHA or "@" in reference:
+        return reference
+    name, colon, tag = reference.rpartition(":")
+    if not colon or "/" in tag:  # the colon was a registry port's, or there was none
+        name, tag = reference, "latest"
+    return f"{name}:{tag}-{slug}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,7 @@ class CacheExport:
     cli: BuildkitCli
     build: BuildConfig
     args: Mapping[str, str]
+    platform: Platform | None = None  # the one of build.platforms this build was for
 
     @property
     def inline(self) -> bool:
@@ -87,7 +116,7 @@ def read_flags(cli: BuildkitCli, plan: CachePlan) -> list[str]:
     flags: list[str] = []
     for source in plan.sources:
         if source == GHA:
-            flags += ["--cache-from", "type=gha"]
+            flags += ["--cache-from", "type=gha" + (f",scope={plan.scope}" if plan.scope else "")]
         elif cli.buildx:
             flags += ["--cache-from", f"type=registry,ref={source}"]
         else:
@@ -97,10 +126,10 @@ def read_flags(cli: BuildkitCli, plan: CachePlan) -> list[str]:
     return flags
 
 
-def write_flags(destination: str) -> list[str]:
+def write_flags(destination: str, scope: str | None = None) -> list[str]:
     """buildx's export of the whole build graph (every stage, not only the final image's)."""
     if destination == GHA:
-        return ["--cache-to", "type=gha,mode=max"]
+        return ["--cache-to", "type=gha,mode=max" + (f",scope={scope}" if scope else "")]
     return ["--cache-to", f"type=registry,ref={destination},mode=max"]
 
 

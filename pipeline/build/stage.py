@@ -78,8 +78,9 @@ def build_image(
     args = dict(build.args)
     if base.used:
         args[build.base_arg] = base.used
+    target = platform.target if platform else None
     content, steps, cached = _build_content(
-        client, backend, build, args, environ, log, cache, platform.target if platform else None
+        client, backend, build, args, environ, log, cache, target
     )
     image_id, labels = apply_labels(client, content, labels, references[0], log)
     size = int(client.api.inspect_image(image_id).get("Size", 0))
@@ -96,7 +97,7 @@ def build_image(
         backend=backend.name,
         content_id=content,
         cache_export=(
-            CacheExport(cache.destination, content, backend.cli, build, args)
+            CacheExport(cache.destination, content, backend.cli, build, args, target)
             if cache and cache.destination and backend.cli
             else None
         ),
@@ -141,7 +142,7 @@ def _build_content(
         log(f"cache: reading {', '.join(cache.sources)}")
         flags = read_flags(backend.cli, cache)
         with docker_config_with(cache.logins, environ) as config:
-            return buildkit_build(backend.cli, build, args, flags, environ, log, config)
+            return buildkit_build(backend.cli, build, args, flags, environ, log, config, platform)
     stream = client.api.build(
         path=str(build.context),
         dockerfile=str(build.dockerfile.relative_to(build.context)),

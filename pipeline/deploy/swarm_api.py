@@ -20,6 +20,7 @@ from docker.auth import encode_header
 from docker.errors import APIError, NotFound
 from requests import RequestException
 
+from pipeline.build.platforms import MACHINE_ALIASES, Platform
 from pipeline.deploy.host import Server
 from pipeline.errors import DeployError
 
@@ -66,6 +67,19 @@ def ready_nodes(client: docker.DockerClient) -> dict[str, str]:
 
 def node_names(client: docker.DockerClient) -> dict[str, str]:
     return {node["ID"]: node["Description"]["Hostname"] for node in client.api.nodes()}
+
+
+def node_platforms(client: docker.DockerClient) -> dict[str, str]:
+    """Each node's hostname and its engine's platform (``linux/arm64``): the platform its
+    tasks run, the node's engine having pulled that image of an index."""
+    platforms = {}
+    for node in client.api.nodes():
+        described = node.get("Description") or {}
+        found = described.get("Platform") or {}
+        arch = str(found.get("Architecture") or "")
+        platform = Platform(str(found.get("OS") or "linux"), MACHINE_ALIASES.get(arch, arch))
+        platforms[str(described.get("Hostname", ""))] = str(platform) if arch else "-"
+    return platforms
 
 
 def service_tasks(client: docker.DockerClient, service_id: str) -> list[dict[str, Any]]:

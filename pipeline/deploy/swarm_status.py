@@ -1,5 +1,6 @@
 """What a swarm environment runs, read from the manager: the service's labels and, per task,
-its node, digest, state, health and since when.
+its node, the node's platform (what an index resolves to there), digest, state, health and
+since when.
 
 Health comes from swarm's task states: with a HEALTHCHECK in the spec (hoist always sets one)
 a task is *starting* until its check passes, *running* after, and is replaced once the check
@@ -17,7 +18,7 @@ from pipeline.deploy.release import short
 from pipeline.deploy.rollout import Goal, TaskRow, image_digest, task_rows
 from pipeline.deploy.settings import DeployEnvironment
 from pipeline.deploy.spec import LABEL
-from pipeline.deploy.swarm_api import find_service, node_names, service_tasks
+from pipeline.deploy.swarm_api import find_service, node_names, node_platforms, service_tasks
 from pipeline.deploy.swarm_spec import DEPLOY_LABEL
 
 HEALTH_OF_STATE = {"running": "healthy", "starting": "starting (check not passed yet)"}
@@ -82,13 +83,15 @@ def render_swarm_status(
         f"    deployed   {labels.get(f'{LABEL}deployed-at', '-')}  hoist run "
         f"{labels.get(f'{LABEL}run') or '-'}",
         f"    last update {update.get('State', 'none')}: {update.get('Message', '-')}",
-        f"    {'task':<16} {'node':<16} {'digest':<22} {'state':<10} {'health':<12} since",
+        f"    {'task':<16} {'node':<16} {'platform':<14} {'digest':<22} {'state':<10} "
+        f"{'health':<12} since",
     ]
     checked = (_container_spec(spec).get("Healthcheck") or {}).get("Test", ["NONE"]) != ["NONE"]
+    platforms = node_platforms(client)
     for row in rows:
         lines.append(
-            f"    {row.name:<16} {row.node:<16} {short(row.digest):<22} {row.state:<10} "
-            f"{health(row, checked):<12} {row.since}"
+            f"    {row.name:<16} {row.node:<16} {platforms.get(row.node, '-'):<14} "
+            f"{short(row.digest):<22} {row.state:<10} {health(row, checked):<12} {row.since}"
         )
     stale = [r for r in rows if not goal.matches(r)]
     return "\n".join(lines), len(ready) >= goal.replicas and not stale

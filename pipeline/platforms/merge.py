@@ -6,7 +6,9 @@ platform, the digest and every stage's verdict. Merge trusts a digest only with 
 record — lint, build and smoke passed in that run, no gate skipped, for this image — and
 only if the registry holds that digest as one image of the platform the record claims.
 Then the index goes under the records' tags at every target (``push.index_push``). Nothing
-is put when any digest is refused.
+is put when any digest is refused. With ``signing:``, the index is signed at every target,
+and the signatures and attestations the jobs stored next to their images at the first target
+are copied to the others (the key is read before anything is checked or put).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pipeline.attest.material import load_signer
+from pipeline.attest.settings import SigningConfig
+from pipeline.attest.stage import attest_pushes, copy_attached
 from pipeline.build.platforms import parse_platform
 from pipeline.errors import ConfigError, PipelineError, StageFailed
 from pipeline.project import PipelineConfig
@@ -30,15 +37,21 @@ from pipeline.result import Log, StageResult, Status, new_run_id
 GATES = {"lint", "build", "smoke", "push"}
 
 
-def gate_records(paths: Sequence[Path], image: str) -> dict[str, tuple[RunReport, PlatformRecord]]:
-    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest."""
+def gate_records(
+    paths: Sequence[Path], image: str, signed: bool = False
+) -> dict[str, tuple[RunReport, PlatformRecord]]:
+    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest.
+    A run that skipped a gate is none — except an unsigned push (``signing.required: false``
+    without the key) when this merge does not sign either: an index signed over unsigned
+    images would not verify."""
     found: dict[str, tuple[RunReport, PlatformRecord]] = {}
     for path in paths:
         report = read_report(path)
         if report is None or not report.by_digest or report.image != image:
             continue
         passed = {s.stage for s in report.stages if s.status is Status.PASSED}
-        if not passed >= GATES or report.skipped_gates or not report.ok:
+        skipped = [g for g in report.skipped_gates if signed or not g.startswith("signing (")]
+        if not passed >= GATES or skipped or not report.ok:
             continue
         for record in report.platforms:
             if record.digest and record.passed:
@@ -81,13 +94,12 @@ def merge(
     """Check every digest against its gate record and the registry, then publish the index;
     a refusal or a failed target is the report's ``error`` (bad input raises)."""
     started = time.monotonic()
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     report = RunReport(
-        run_id=new_run_id(),
-        config=str(config.path),
-        image=config.image,
-        started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        run_id=new_run_id(), config=str(config.path), image=config.image, started=now
     )
-    records = gate_records(reports, config.image)
+    key = load_signer(config.signing, environ, config.path.name) if config.signing else None
+    records = gate_records(reports, config.image, signed=key is not None)
     chosen = list(digests) or newest_per_platform(records)
     if not chosen:
         raise ConfigError(
@@ -112,12 +124,34 @@ def merge(
     report.platforms = [records[c.digest][1] for c in children]
     report.pushes = publish_index(children, targets, tags, environ, log)
     failed = [p for p in report.pushes if not p.ok]
-    status = Status.FAILED if failed else Status.PASSED
+    if key is not None and config.signing is not None and not failed:
+        _sign(report, key, config.signing, targets, children, environ, log)
+    status = Status.FAILED if failed or report.error else Status.PASSED
     summary = f"index of {len(children)} platform(s) under {', '.join(tags)}"
     report.stages.append(StageResult("merge", status, time.monotonic() - started, summary))
     if failed:
         report.error = "; ".join(p.error or p.target for p in failed)
     return report
+
+
+def _sign(
+    report: RunReport,
+    key: ec.EllipticCurvePrivateKey,
+    signing: SigningConfig,
+    targets: list[Target],
+    children: list[Child],
+    environ: Mapping[str, str],
+    log: Log,
+) -> None:
+    """The index signed at every target, and what each matrix job attached to its image at
+    the first target copied to the others; a failure is the report's ``error``."""
+    by_name = {t.name: t for t in targets}
+    pushed = [(by_name[p.target], p.digest) for p in report.pushes if p.digest]
+    try:
+        copy_attached(targets[0], targets[1:], [c.digest for c in children], environ)
+        report.attestations = attest_pushes(key, signing, None, pushed, environ, log)
+    except PipelineError as exc:
+        report.error = str(exc)
 
 
 def _checked(

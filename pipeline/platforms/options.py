@@ -49,11 +49,4 @@ def run_platforms(
             "is classic, and building for a platform needs BuildKit",
             hint="set build.backend: buildkit or auto",
         )
-    if config.signing is not None:
-        raise ConfigError(
-            config.path.name,
-            "signing",
-            "is not supported with build.platforms yet (an index would need each platform signed)",
-            hint="remove signing: or build.platforms",
-        )
     return chosen

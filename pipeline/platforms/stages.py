@@ -8,20 +8,30 @@ platform* — the container runs the image's own architecture under qemu, its re
 timeout stretched by ``EMULATION_FACTOR`` — and every platform is tested even after one
 failed, so the summary shows each verdict. The smoke gate passes only if all passed.
 
-The engine's own platform (or else the first) keeps the run's local tags, as a one-platform
-build would; the others are tagged ``REF-<os>-<arch>`` so they are images one can find and
-remove, never pushed under those names.
+With ``build.cache``, each platform reads and (once the gates passed) writes its own cache
+ref (``CachePlan.for_platform``). The engine's own platform (or else the first) keeps the
+run's local tags, as a one-platform build would; the others are tagged ``REF-<os>-<arch>``
+so they are images one can find and remove, never pushed under those names.
+
+With ``signing:``, each platform's image gets its own signature and attestations and the
+index a signature of its own (``attest_platforms``); ``invoke verify`` of the index checks
+them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from pipeline.attest.settings import SigningConfig
+from pipeline.attest.stage import AttestResult, attest_pushes
+from pipeline.attest.statements import Evidence
 from pipeline.build.backend import Backend
+from pipeline.build.cache import CacheExport, CachePlan
 from pipeline.build.platforms import EMULATION_FACTOR, Platform, engine_platform
 from pipeline.build.settings import BuildConfig
 from pipeline.build.stage import BuildResult, PlatformBuild, build_image
@@ -35,7 +45,7 @@ from pipeline.report import PlatformRecord
 from pipeline.result import Log
 from pipeline.secrets import redact
 from pipeline.smoke.settings import SmokeConfig
-from pipeline.smoke.stage import smoke_test
+from pipeline.smoke.stage import SmokeResult, smoke_test
 from pipeline.units import human_size
 
 
@@ -47,6 +57,7 @@ class PlatformStages:
     native: Platform
     records: list[PlatformRecord] = field(default_factory=list)
     builds: dict[str, BuildResult] = field(default_factory=dict)
+    smoked: dict[str, SmokeResult] = field(default_factory=dict)  # what the gate attests
 
     @classmethod
     def for_run(
@@ -78,9 +89,11 @@ class PlatformStages:
         environ: Mapping[str, str],
         log: Log,
         backend: Backend | None = None,
+        cache: CachePlan | None = None,
     ) -> BuildResult:
-        """Build each platform (with the run's ``backend``, when it chose one); the primary's
-        result (what the runner's gates look at)."""
+        """Build each platform (with the run's ``backend``, when it chose one, on the layers of
+        its own cache ref of the ``cache`` plan); the primary's result (what the runner's
+        gates look at)."""
         self.records = [PlatformRecord(str(p)) for p in self.platforms]
         for platform, record in zip(self.platforms, self.records, strict=True):
             local = references if platform == self.primary else [f"{references[0]}-{platform.slug}"]
@@ -92,13 +105,23 @@ class PlatformStages:
                 labels,
                 _prefixed(log, platform),
                 environ,
+                cache.for_platform(platform.slug) if cache else None,
                 backend=backend,
                 platform=PlatformBuild(platform, foreign),
             )
             self.builds[str(platform)] = built
             record.image_id = built.image_id
-            record.build = f"{built.image_id[7:19]} {human_size(built.size)}"
+            steps = f", {built.cached_steps}/{built.steps} steps cached" if built.steps else ""
+            record.build = f"{built.image_id[7:19]} {human_size(built.size)}{steps}"
         return self.builds[str(self.primary)]
+
+    def caches(self, cache: CachePlan) -> list[tuple[CacheExport, CachePlan]]:
+        """Each platform's cache to write once the gates passed, with its own plan."""
+        return [
+            (built.cache_export, cache.for_platform(platform.slug))
+            for platform in self.platforms
+            if (built := self.builds[str(platform)]).cache_export is not None
+        ]
 
     def smoke(
         self,
@@ -128,6 +151,7 @@ class PlatformStages:
                 record.smoke = exc.reason
                 continue
             record.smoke = "passed"
+            self.smoked[str(platform)] = result
             record_ready = f"ready in {result.seconds_to_ready:.1f} s"
             log(f"[{platform}] smoke passed ({record_ready}{', emulated' if emulated else ''})")
         failed = [r for r in self.records if not r.passed]
@@ -182,3 +206,34 @@ class PlatformStages:
 
 def _prefixed(log: Log, platform: Platform) -> Log:
     return lambda line: log(f"[{platform}] {line}")
+
+
+def attest_platforms(
+    stages: PlatformStages,
+    key: ec.EllipticCurvePrivateKey,
+    signing: SigningConfig,
+    evidence_of: Callable[[BuildResult, SmokeResult | None], Evidence],
+    pushed: Sequence[tuple[Target, str]],
+    by_digest: bool,
+    environ: Mapping[str, str],
+    log: Log,
+) -> list[AttestResult]:
+    """Each platform's image signed with its own attestations (its own build, smoke checks
+    and SBOM) at every target ``pushed`` reached, then the index signed there (a by-digest
+    push has no index yet: ``merge`` signs it)."""
+    targets = list({target.name: target for target, _ in pushed}.values())
+    results: list[AttestResult] = []
+    for platform, record in zip(stages.platforms, stages.records, strict=True):
+        assert record.digest is not None, "signed after the push"
+        evidence = evidence_of(stages.builds[str(platform)], stages.smoked.get(str(platform)))
+        children = [(target, record.digest) for target in targets]
+        results += attest_pushes(
+            key, signing, evidence, children, environ, _prefixed(log, platform)
+        )
+    if not by_digest:
+        results += attest_pushes(key, signing, None, pushed, environ, _index_log(log))
+    return results
+
+
+def _index_log(log: Log) -> Log:
+    return lambda line: log(f"[index] {line}")

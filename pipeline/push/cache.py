@@ -1,7 +1,8 @@
 """The build cache's registry side: which refs a run reads and writes, with whose credentials,
 and the write itself — called by the runner only once the gates passed.
 
-``build.cache: registry`` means the first push target's ``:buildcache`` tag, on the address
+``build.cache: registry`` means the first push target's ``:buildcache`` tag (one per platform
+with ``build.platforms``: ``CachePlan.for_platform``), on the address
 the engine reaches it at (its endpoint); explicit ``from``/``to`` refs are used as written,
 with the credentials of the push target on the same registry host, if one is configured
 (else the CLI's own docker config). A pull request run reads the cache anonymously and never
@@ -120,11 +121,10 @@ def write_cache(
         if export.inline:
             _push_inline(client, export, plan, log)
         else:
-            flags = [*read_flags(export.cli, plan), *write_flags(export.destination)]
+            flags = [*read_flags(export.cli, plan), *write_flags(export.destination, plan.scope)]
             with docker_config_with(plan.logins, environ) as config:
-                buildkit_build(
-                    export.cli, export.build, export.args, flags, environ, lambda _: None, config
-                )
+                buildkit_build(export.cli, export.build, export.args, flags, environ,
+                               lambda _: None, config, export.platform)  # fmt: skip
     except PipelineError as exc:
         line = f"cache: not written to {export.destination}: {exc}"
     else:

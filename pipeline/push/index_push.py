@@ -22,6 +22,7 @@ from pipeline.build.platforms import Platform
 from pipeline.engine import engine_host
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.push import index
+from pipeline.push.children import known_child, remember_child
 from pipeline.push.index import Child
 from pipeline.push.registries import skopeo
 from pipeline.push.registries.kinds import Credentials, Target, prepare_target, target_credentials
@@ -38,12 +39,19 @@ def push_children(
     images: list[tuple[Platform, str]], target: Target, environ: Mapping[str, str], log: Log
 ) -> list[Child]:
     """Push each ``(platform, image id)`` to ``target`` by digest; the registry's children,
-    each checked to be the platform it was built for."""
+    each checked to be the platform it was built for. A child the registry already serves
+    for that very image (``push.children``) is not exported and uploaded again."""
     credentials = target_credentials(target, environ)
     prepare_target(target, environ, log)
     registry = RegistryClient(target.name, target.endpoint, credentials)
     children = []
     for platform, image_id in images:
+        there = known_child(registry, target, image_id, platform)
+        if there is not None:
+            log(f"[{target.name}] {platform}: already there: {target.repository}@{there.digest} "
+                "(nothing to upload)")  # fmt: skip
+            children.append(there)
+            continue
         push = functools.partial(_push_one, engine_host(), image_id, target, credentials)
         digest, _ = _retried(target, log, push)
         found = index.child(registry, target.path, digest)
@@ -51,6 +59,7 @@ def push_children(
             raise RegistryError(
                 target.name, f"{digest} is {found.platform}, built for {platform}", transient=False
             )
+        remember_child(target, image_id, digest)
         log(f"[{target.name}] {platform}: {target.repository}@{digest} (by digest, no tag)")
         children.append(found)
     return children

@@ -231,11 +231,11 @@ class Runner:
         if "push" in planned:
             push = functools.partial(self._push, linted, built, smoked)
             pushed = self._here(order, lint, "push", push)
-            if inputs.signer is not None:  # never with build.platforms (refused with the inputs)
-                assert not isinstance(smoked, steps.SmokedPlatforms)
+            if inputs.signer is not None:  # each platform's smoke result is the platforms'
+                one = smoked if isinstance(smoked, steps.Smoked) else None
                 proven = steps.Proven(self.report.run_id, self.report.started, self.config.path,
                                       self.config.image, self.report.skipped_gates, linted,
-                                      smoked)  # fmt: skip
+                                      one)  # fmt: skip
                 attest = functools.partial(self._attest, inputs.signer, proven, built, pushed)
                 self._here(order, lint, "attest", attest)
 
@@ -305,10 +305,7 @@ class Runner:
             report.version, report.tags, report.labels = metadata.version, metadata.tags, labels
 
         order.when_recorded("build", tags)
-        cache = None
-        if inputs.platforms is None:  # no layer cache for several platforms yet
-            cache = cache_plan(config.build.cache, config.registries, config.image, self.environ,
-                               log)  # fmt: skip
+        cache = cache_plan(config.build.cache, config.registries, config.image, self.environ, log)
         built = steps.build_step(self.client, config.build, config.image, metadata, labels,
                                  cache, inputs.backend, self.environ, log,
                                  inputs.platforms)  # fmt: skip
@@ -354,7 +351,7 @@ class Runner:
         by_name = {target.name: target for target in self.targets()}
         digests = [(by_name[r.target], r.digest) for r in pushed.results if r.digest]
         attested = steps.attest_step(self.client, key, self.config.signing, proven, built,
-                                     digests, self.environ, log)  # fmt: skip
+                                     digests, self.environ, log, self.report.by_digest)  # fmt: skip
         self.report.attestations = attested.results
         return attested
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pipeline.attest.evidence import gather
 from pipeline.attest.settings import SigningConfig
 from pipeline.attest.stage import AttestResult, attest_pushes
+from pipeline.attest.statements import Evidence
 from pipeline.build.backend import Backend
 from pipeline.build.cache import CachePlan
 from pipeline.build.settings import BuildConfig
@@ -30,7 +31,7 @@ from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.inputs import lint_inputs
 from pipeline.lint.settings import LintConfig
 from pipeline.lint.stage import publish, run_lint, show
-from pipeline.platforms.stages import PlatformStages
+from pipeline.platforms.stages import PlatformStages, attest_platforms
 from pipeline.push.cache import write_cache
 from pipeline.push.registries.kinds import Target
 from pipeline.push.stage import push_all
@@ -181,7 +182,7 @@ def build_step(
 ) -> Built:
     """The image with ``labels``, for every tag of ``metadata`` (given once lint passed), by
     ``backend`` (chosen with the inputs), on the layers of the ``cache`` plan when there is
-    one; with ``platforms``, one image per platform (no layer cache for those yet)."""
+    one; with ``platforms``, one image per platform, each on its own cache ref."""
     for warning in metadata.warnings:
         log(f"warning: {warning}")
     if not metadata.tags:
@@ -192,8 +193,8 @@ def build_step(
         )
     references = [f"{image}:{tag}" for tag in metadata.tags]
     if platforms is not None:
-        primary = platforms.build(client, build, references, labels, environ, log, backend)
-        return Built(primary, list(metadata.tags), platforms=platforms)
+        primary = platforms.build(client, build, references, labels, environ, log, backend, cache)
+        return Built(primary, list(metadata.tags), cache, platforms=platforms)
     built = build_image(client, build, references, labels, log, environ, cache, backend)
     return Built(built, list(metadata.tags), cache)
 
@@ -208,8 +209,14 @@ def cache_step(
     client: docker.DockerClient, built: Built, environ: Mapping[str, str], log: Log
 ) -> None:
     """The gates passed (lint and smoke, for this image): its layers may become the next
-    run's cache. Never after a failure, never for a pull request (its plan writes nothing)."""
-    if built.cache is not None and built.image.cache_export is not None:
+    run's cache. Never after a failure, never for a pull request (its plan writes nothing);
+    with several platforms, each platform's to its own ref."""
+    if built.cache is None:
+        return
+    if built.platforms is not None:
+        for export, plan in built.platforms.caches(built.cache):
+            write_cache(client, export, plan, environ, log)
+    elif built.image.cache_export is not None:
         write_cache(client, built.image.cache_export, built.cache, environ, log)
 
 
@@ -327,15 +334,23 @@ def attest_step(
     pushed: list[tuple[Target, str]],
     environ: Mapping[str, str],
     log: Log,
+    by_digest: bool = False,
 ) -> Attested:
-    """Sign every pushed digest and attach what this run proved about it (``signing:``)."""
-    evidence = gather(
-        run_id=proven.run_id, started=proven.started, config_path=proven.config_path,
-        image=proven.image, tags=built.tags, built=built.image,
-        lint=proven.linted.result if proven.linted else None,
-        smoke=proven.smoked.result if proven.smoked else None,
-        skipped_gates=proven.skipped_gates, client=client, environ=environ,
-        kept={stage: outcome.cached for stage, outcome in (("lint", proven.linted),
-              ("smoke", proven.smoked)) if outcome is not None and outcome.cached},
-    )  # fmt: skip
-    return Attested(attest_pushes(key, signing, evidence, pushed, environ, log))
+    """Sign every pushed digest and attach what this run proved about it (``signing:``);
+    with several platforms, each platform's image and the index (``attest_platforms``)."""
+
+    def evidence(image: BuildResult, smoke: SmokeResult | None) -> Evidence:
+        return gather(
+            run_id=proven.run_id, started=proven.started, config_path=proven.config_path,
+            image=proven.image, tags=built.tags, built=image, smoke=smoke,
+            lint=proven.linted.result if proven.linted else None,
+            skipped_gates=proven.skipped_gates, client=client, environ=environ,
+            kept={stage: outcome.cached for stage, outcome in (("lint", proven.linted),
+                  ("smoke", proven.smoked)) if outcome is not None and outcome.cached},
+        )  # fmt: skip
+
+    if built.platforms is not None:
+        return Attested(attest_platforms(built.platforms, key, signing, evidence, pushed,
+                                         by_digest, environ, log))  # fmt: skip
+    smoke = proven.smoked.result if proven.smoked else None
+    return Attested(attest_pushes(key, signing, evidence(built.image, smoke), pushed, environ, log))

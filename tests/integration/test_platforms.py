@@ -9,8 +9,10 @@ arm64 and run, what a registry holds after a failed gate, and ``merge``'s refusa
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +21,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from pipeline.attest.store import ArtifactStore, attestation_tag, signature_tag
+from pipeline.push.registries.kinds import Credentials
 from pipeline.push.registry_server import RegistryServer, free_port
 from tests.conftest import run_invoke
 from tests.support.reliability import (
@@ -140,6 +144,21 @@ def test_two_platforms_one_index_everywhere_and_arm64_runs_aarch64(  # type: ign
     output = docker_client.containers.run(pulled.id, ["uname", "-m"], remove=True)
     assert output.decode().strip() == "aarch64"
 
+    # A warm rerun: the registry already serves both children for these very images, so
+    # neither is exported and uploaded again, and every digest stays what it was.
+    again = run_invoke("ci", "--config", str(config), env=env, timeout=1200)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    for platform, digest in children.items():
+        assert any(
+            f"{platform}: already there: " in line
+            and line.endswith(f"@{digest} (nothing to upload)")
+            for line in again.stdout.splitlines()
+        ), platform
+    rerun = _report(env)
+    assert {p["platform"]: p["digest"] for p in rerun["platforms"]} == children
+    assert [p["digest"] for p in rerun["pushes"]] == [index_digest, index_digest]
+
 
 @pytest.fixture
 def server() -> Iterator[ServerEngine]:
@@ -155,7 +174,9 @@ def test_deploy_of_the_index_runs_the_servers_own_platform(  # type: ignore[no-u
     live = free_port()
     container = f"multi-{secrets.token_hex(3)}"
     deploy = {"staging": {"container": container, "ports": [f"{live}:8000"], "stop_timeout": 2}}
-    config = _config(project, registry, images, deploy=deploy)
+    signing = {"public_key": "cosign.pub"}  # deploy verifies the index and every platform's
+    config = _config(project, registry, images, deploy=deploy, signing=signing)
+    env = _with_keys(project, env)
     pushed = run_invoke("ci", "--to", "team", "--config", str(config), env=env, timeout=1200)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     report = _report(env)
@@ -164,6 +185,10 @@ def test_deploy_of_the_index_runs_the_servers_own_platform(  # type: ignore[no-u
                           timeout=300)  # fmt: skip
 
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    index_digest = report["pushes"][0]["digest"]
+    assert f"@{index_digest} (index of 2)" in deployed.stdout
+    for record in report["platforms"]:
+        assert f"{record['platform']}: {record['digest']}" in deployed.stdout
     client = docker.DockerClient(base_url=server.host, timeout=60)
     running = client.containers.get(container)
     assert running.attrs["Config"]["Image"].endswith(f"@{report['pushes'][0]['digest']}")
@@ -256,3 +281,138 @@ def test_matrix_jobs_push_by_digest_and_merge_checks_each(  # type: ignore[no-un
     raw = _raw(f"{server.address}/{REPOSITORY}:test", "ci-bot", server.password)
     assert [m["digest"] for m in json.loads(raw)["manifests"]] == list(digests.values())
     assert report["pushes"][0]["digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_each_platform_writes_its_own_layer_cache_that_a_fresh_engine_reads(  # type: ignore[no-untyped-def]
+    project, team, images, server, docker_client, python_base, python_base_arm64
+):
+    registry, env = team
+    build = {"context": "app", "platforms": PLATFORMS, "cache": "registry"}
+    config = _config(project, registry, images, build=build)
+    reader = RegistryReader(registry.address, registry.username, registry.password)
+
+    passed = run_invoke("smoke", "--config", str(config), env=env, timeout=1200)
+
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    refs = {p: f"{registry.address}/{REPOSITORY}:buildcache-{p.replace('/', '-')}"
+            for p in PLATFORMS}  # fmt: skip
+    for ref in refs.values():
+        assert f"cache: written to {ref}" in passed.stdout
+    assert sorted(reader.tags(REPOSITORY)) == ["buildcache-linux-amd64", "buildcache-linux-arm64"]
+    for platform, ref in refs.items():  # an image of its own platform, carrying BuildKit's cache
+        cached = reader.config(REPOSITORY, ref.rsplit(":", 1)[1])
+        assert f"{cached['os']}/{cached['architecture']}" == platform
+        assert "moby.buildkit.cache.v0" in cached
+    # A fresh engine (a new CI runner: the two bases, nothing else) builds from those refs.
+    fresh = docker.DockerClient(base_url=server.host, timeout=120)
+    for base in (python_base, python_base_arm64):
+        fresh.images.load(b"".join(docker_client.images.get(base).save(named=True)))
+    rebuilt = run_invoke("build", "--config", str(config),
+                         env={**env, "DOCKER_HOST": server.host}, timeout=1200)  # fmt: skip
+
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    for platform, ref in refs.items():
+        assert f"[{platform}] cache: reading {ref}" in rebuilt.stdout
+    for record in _report(env)["platforms"]:
+        steps = re.search(r", (\d+)/(\d+) steps cached$", record["build"])
+        assert steps and steps[1] == steps[2] != "0", record
+
+
+def test_a_signed_index_verifies_each_platform_and_a_tampered_child_fails(  # type: ignore[no-untyped-def]
+    project, team, images
+):
+    server, env = team
+    config = _config(project, server, images, signing={"public_key": "cosign.pub"})
+    env = _with_keys(project, env)
+
+    pushed = run_invoke("ci", "--to", "team", "--config", str(config), env=env, timeout=1200)
+
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    report = _report(env)
+    index_digest = report["pushes"][0]["digest"]
+    children = {p["platform"]: p["digest"] for p in report["platforms"]}
+    signed = {a["digest"]: a["attestations"] for a in report["attestations"]}
+    assert signed == {
+        index_digest: [],  # the index: a signature; each platform: its own attestations
+        **{d: ["provenance", "gate", "sbom:cyclonedx"] for d in children.values()},
+    }
+    reference = f"{server.address}/{REPOSITORY}:test"
+    verified = run_invoke("verify", reference, "--config", str(config), env=env, cwd=project)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    lines = verified.stdout.splitlines()
+    assert lines[1].startswith("signature   ok  ") and lines[1].endswith(
+        f"@{index_digest} (index of 2)"
+    )
+    for platform, digest in children.items():
+        at = lines.index(f"{platform}: {digest}")
+        assert lines[at + 1].endswith(f"signed registry.example.com/{REPOSITORY}@{digest}")
+        assert [line.split()[0] for line in lines[at + 2 : at + 5]] == ["sbom", "provenance",
+                                                                         "gate"]  # fmt: skip
+    store = ArtifactStore("team", server.address, Credentials(server.username, server.password))
+    for platform, digest in children.items():  # each SBOM lists its own platform's packages
+        [statement] = _statements(store, digest, "https://cyclonedx.org/bom")
+        purls = [c.get("purl", "") for c in statement["predicate"]["components"]]
+        arch = platform.split("/")[1]
+        assert any(f"arch={arch}" in purl for purl in purls), platform
+        assert not any("arch=" in p and f"arch={arch}" not in p and "arch=all" not in p
+                       for p in purls), platform  # fmt: skip
+    # The amd64 image's signature put next to the arm64 image: that one no longer verifies.
+    copied = store.read(REPOSITORY, signature_tag(children["linux/amd64"]))
+    assert copied is not None
+    store.write(REPOSITORY, signature_tag(children["linux/arm64"]), copied)
+
+    refused = run_invoke("verify", reference, "--config", str(config), env=env, cwd=project)
+
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"hoist: error: {server.address}/{REPOSITORY}@{children['linux/arm64']}")
+    assert ": signature: " in line
+
+
+def test_matrix_jobs_sign_their_images_and_merge_signs_the_index_at_every_target(  # type: ignore[no-untyped-def]
+    project, team, images
+):
+    server, env = team
+    config = _config(project, server, images, signing={"public_key": "cosign.pub"})
+    env = _with_keys(project, env)
+    for platform in PLATFORMS:  # each job signs the image it pushed by digest, nothing else
+        args = ("push", "--platform", platform, "--by-digest", "--to", "team")
+        job = run_invoke(*args, "--config", str(config), env=env, timeout=1200)
+        assert job.returncode == 0, job.stdout + job.stderr
+        report = _report(env)
+        assert [(a["digest"], a["attestations"]) for a in report["attestations"]] == [
+            (report["platforms"][0]["digest"], ["provenance", "gate", "sbom:cyclonedx"])
+        ]
+
+    merged = run_invoke("merge", "--config", str(config), env=env)
+
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    report = _report(env, "merges")
+    index_digest = report["pushes"][0]["digest"]
+    assert [(a["target"], a["digest"]) for a in report["attestations"]] == [
+        (p["target"], index_digest) for p in report["pushes"]
+    ]
+    # The second target got the index by copy: the jobs' signatures were copied with it.
+    local = report["pushes"][1]["repository"]
+    verified = run_invoke("verify", f"{local}:test", "--config", str(config), env=env,
+                          cwd=project)  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.splitlines()[1].endswith(f"@{index_digest} (index of 2)")
+    assert verified.stdout.count("gate        ok  passed") == 2
+
+
+def _with_keys(project: Path, env: dict[str, str]) -> dict[str, str]:
+    """A key pair made by `invoke keygen`, handed over as CI does (secret variables)."""
+    env = {**env, "COSIGN_PASSWORD": "pw-" + secrets.token_urlsafe(12)}
+    keygen = run_invoke("keygen", "--dir", str(project), env=env, cwd=project)
+    assert keygen.returncode == 0, keygen.stdout + keygen.stderr
+    return {**env, "COSIGN_PRIVATE_KEY": (project / "cosign.key").read_text()}
+
+
+def _statements(store: ArtifactStore, digest: str, predicate_type: str) -> list[dict]:  # type: ignore[type-arg]
+    """The in-toto statements of one type attached to ``digest`` (DSSE payloads, unverified:
+    `invoke verify` checked the signatures)."""
+    layers = store.read(REPOSITORY, attestation_tag(digest)) or []
+    envelopes = [json.loads(layer.data) for layer in layers
+                 if layer.annotations.get("predicateType") == predicate_type]  # fmt: skip
+    return [json.loads(base64.b64decode(e["payload"])) for e in envelopes]

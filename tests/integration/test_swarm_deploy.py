@@ -346,7 +346,7 @@ def test_first_deploy_then_an_upgrade_while_a_client_polls(
     assert len(task_lines) == 2, state.stdout
     for line in task_lines:
         assert "node-" in line and "running" in line and "healthy" in line
-        assert digests["v2"][:19] in line
+        assert digests["v2"][:19] in line and " linux/amd64 " in line  # the node's platform
 
 
 def test_a_version_failing_its_health_check_is_rolled_back_by_swarm(

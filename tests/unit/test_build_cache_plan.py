@@ -13,6 +13,7 @@ from pipeline.build.cache import (
     CachePlan,
     RegistryLogin,
     docker_config_with,
+    platform_ref,
     read_flags,
     registry_host,
     usable_with,
@@ -129,3 +130,36 @@ def test_the_private_docker_config_holds_the_login_and_goes_away(tmp_path: Path)
 def test_no_login_means_the_clis_own_config() -> None:
     with docker_config_with((), {}) as directory:
         assert directory is None
+
+
+def test_each_platform_gets_its_own_cache_ref_and_gha_scope() -> None:
+    login = RegistryLogin("r.io", "ci-bot", "pw")
+    plan = CachePlan(("r.io/a:buildcache", "r.io/a:old"), "r.io/a:buildcache", (login,))
+    arm = plan.for_platform("linux-arm64")
+    assert arm.sources == ("r.io/a:buildcache-linux-arm64", "r.io/a:old-linux-arm64")
+    assert arm.destination == "r.io/a:buildcache-linux-arm64"
+    assert arm.logins == (login,)  # the same registry hosts
+    assert read_flags(BUILTIN, arm)[:2] == ["--cache-from", "r.io/a:buildcache-linux-arm64"]
+    gha = CachePlan(("gha",), "gha").for_platform("linux-amd64")
+    assert read_flags(BUILDX, gha) == ["--cache-from", "type=gha,scope=linux-amd64"]
+    assert write_flags("gha", gha.scope) == ["--cache-to", "type=gha,mode=max,scope=linux-amd64"]
+    assert CachePlan(("r.io/a:c",), None).for_platform("linux-amd64").destination is None
+
+
+def test_a_platform_ref_keeps_the_registry_port_and_a_pinned_digest() -> None:
+    assert platform_ref("localhost:5000/team/app", "linux-arm64") == (
+        "localhost:5000/team/app:latest-linux-arm64"
+    )
+    assert platform_ref("localhost:5000/team/app:cache", "linux-arm64") == (
+        "localhost:5000/team/app:cache-linux-arm64"
+    )
+    pinned = "r.io/a@sha256:" + "0" * 64
+    assert platform_ref(pinned, "linux-arm64") == pinned
+
+
+def test_the_registry_default_is_one_buildcache_tag_per_platform() -> None:
+    plan = cache_plan(CacheConfig(default="registry"), [MIRROR], "app", CREDENTIALS, lambda _: None)
+    assert plan is not None
+    arm = plan.for_platform("linux-arm64")
+    assert arm.destination == "127.0.0.1:5999/team/app:buildcache-linux-arm64"
+    assert arm.sources == (arm.destination,)

@@ -79,12 +79,10 @@ def test_the_flag_narrows_to_one_configured_platform(project: Path) -> None:
         run_platforms(config, None, True, ("lint", "build"))
 
 
-def test_platforms_with_signing_are_refused_before_any_build(project: Path) -> None:
-    (project / "cosign.key").write_text("x")
+def test_platforms_with_signing_sign_each_platform(project: Path) -> None:
     extra = "signing: {key: env://COSIGN_KEY}\n"
     config = load(project, "  platforms: [linux/arm64]\n", extra)
-    with pytest.raises(ConfigError, match="signing: is not supported with build.platforms"):
-        run_platforms(config, None, False, ("push",))
+    assert run_platforms(config, None, False, ("push",)) == (ARM64,)
 
 
 def test_platform_spelling_and_matching() -> None:
@@ -134,6 +132,19 @@ def test_only_passed_by_digest_runs_of_this_image_are_gate_records(tmp_path: Pat
     assert records["sha256:" + "1" * 64][1].platform == "linux/arm64"
     read_back = RunReport.from_dict(json.loads(paths[0].read_text()))
     assert read_back.platforms[0].passed and read_back.by_digest
+
+
+def test_an_unsigned_push_is_a_gate_record_only_for_a_merge_that_does_not_sign(
+    tmp_path: Path,
+) -> None:
+    path = _report(tmp_path, Status.PASSED)
+    report = RunReport.from_dict(json.loads(path.read_text()))
+    report.skipped_gates = ["signing (env://COSIGN_PRIVATE_KEY not set; signing.required: false)"]
+    unsigned = write_report(report, tmp_path / "unsigned")
+    assert list(gate_records([unsigned], "app")) == ["sha256:" + "1" * 64]
+    assert gate_records([unsigned], "app", signed=True) == {}
+    report.skipped_gates = ["smoke (--skip-smoke)"]
+    assert gate_records([write_report(report, tmp_path / "no-smoke")], "app") == {}
 
 
 def test_report_files_reads_directories_and_refuses_a_missing_file(tmp_path: Path) -> None:
