@@ -3,8 +3,9 @@
 Each matrix job ran ``invoke push --platform P --by-digest``: the gates on its own platform,
 its image pushed by digest with no tag, and a run report (the gate record) naming the
 platform, the digest and every stage's verdict. Merge trusts a digest only with such a
-record — lint, build and smoke passed in that run, no gate skipped, for this image — and
-only if the registry holds that digest as one image of the platform the record claims.
+record — lint, build and smoke passed in that run, no gate skipped, for this image, built
+from the commit being released — and only if the registry holds that digest as one image of
+the platform the record claims.
 Then the index goes under the records' tags at every target (``push.index_push``). Nothing
 is put when any digest is refused.
 """
@@ -17,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.build.platforms import parse_platform
-from pipeline.errors import ConfigError, PipelineError, StageFailed
+from pipeline.context.resolve import resolve_context
+from pipeline.errors import ConfigError, NotARepository, PipelineError, StageFailed
 from pipeline.project import PipelineConfig
 from pipeline.push import index
 from pipeline.push.index import Child
@@ -26,17 +28,23 @@ from pipeline.push.registries.kinds import Target, select_targets, target_creden
 from pipeline.push.registry_api import RegistryClient
 from pipeline.report import PlatformRecord, RunReport, read_report
 from pipeline.result import Log, StageResult, Status, new_run_id
+from pipeline.tags.oci_labels import REVISION_LABEL
 
 GATES = {"lint", "build", "smoke", "push"}
 
 
-def gate_records(paths: Sequence[Path], image: str) -> dict[str, tuple[RunReport, PlatformRecord]]:
-    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest."""
+def gate_records(
+    paths: Sequence[Path], image: str, revision: str = ""
+) -> dict[str, tuple[RunReport, PlatformRecord]]:
+    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest;
+    with ``revision``, only those built from that commit (the image's revision label)."""
     found: dict[str, tuple[RunReport, PlatformRecord]] = {}
     for path in paths:
         report = read_report(path)
         if report is None or not report.by_digest or report.image != image:
             continue
+        if revision and report.labels.get(REVISION_LABEL) != revision:
+            continue  # another commit's run: its images are not this release's
         passed = {s.stage for s in report.stages if s.status is Status.PASSED}
         if not passed >= GATES or report.skipped_gates or not report.ok:
             continue
@@ -54,6 +62,16 @@ def newest_per_platform(records: dict[str, tuple[RunReport, PlatformRecord]]) ->
         if record.platform not in newest or run.run_id > newest[record.platform][0]:
             newest[record.platform] = (run.run_id, digest)
     return [digest for _, digest in sorted(newest.values())]
+
+
+def this_commit(config: PipelineConfig, environ: Mapping[str, str]) -> str:
+    """The commit being released (``GITHUB_SHA`` in a workflow, else git's HEAD), or "" outside
+    git. Reports of every run may share one directory (a runner's state dir, or every job of
+    act on one host); only this commit's runs are gate records for its tags."""
+    try:
+        return resolve_context(config.root, environ).sha
+    except NotARepository:
+        return ""
 
 
 def report_files(given: Sequence[str], reports_dir: Path) -> list[Path]:
@@ -87,13 +105,15 @@ def merge(
         image=config.image,
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    records = gate_records(reports, config.image)
+    commit = this_commit(config, environ)
+    records = gate_records(reports, config.image, commit)
     chosen = list(digests) or newest_per_platform(records)
     if not chosen:
+        of = f" of commit {commit[:7]}" if commit else ""
         raise ConfigError(
             "--digest",
             None,
-            "no digest given and no passed by-digest run report found",
+            f"no digest given and no passed by-digest run report{of} found",
             hint="pass --digest sha256:... or --report FILE",
         )
     targets = select_targets(
@@ -136,8 +156,8 @@ def _checked(
         if digest not in records:
             raise StageFailed(
                 "merge",
-                f"refused {digest}: no passed gate record (a by-digest "
-                "run report with lint, build and smoke passed) for it",
+                f"refused {digest}: no passed gate record (a by-digest run report of "
+                "this commit with lint, build and smoke passed) for it",
             )
         run, record = records[digest]
         child = index.child(registry, first.path, digest)
