@@ -29,8 +29,9 @@ merge checks every child's platform at the registry — and the fixture removes 
 Digests as job outputs: GitHub merges a matrix's job outputs into one set (the last leg to
 finish wins), so the platform job declares none; each leg's push step writes its digest to
 its step outputs (``platforms``), which the test reads from act's log and compares with the
-index the registry serves. The venv tricks are test_workflows_act's (one module-built
-virtualenv symlinked as ``.venv``, its stamp dated ahead; node_modules likewise).
+index the registry serves. The venv tricks are test_workflows_act's (conftest's
+``ready_venv``, built once per session, symlinked as ``.venv``, its stamp dated ahead;
+node_modules likewise).
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ from tests.integration.test_workflows_act import (
     STAND_IN_ACTION,
     ActRun,
     git,
-    ready_venv,  # noqa: F401  (a fixture this module uses)
     remote_actions,
     repository_payload,
 )
@@ -71,8 +71,8 @@ TAG = "v1.2.3"
 
 
 @pytest.fixture(scope="module")
-def ready_base(ready_venv: Path) -> Path:  # noqa: F811
-    """The module's clone with its virtualenv, plus node-app's dependencies installed once
+def ready_base(ready_venv: Path) -> Path:
+    """The session's clone with its virtualenv, plus node-app's dependencies installed once
     (``make setup`` wants them in every job even though this app does not use node)."""
     base = ready_venv.parent
     result = subprocess.run(
