@@ -7,8 +7,10 @@ act's self-hosted mode) runs the ``platform`` matrix: each leg runs ``make setup
 pushes its image by digest, tagging nothing; the ``merge`` job then runs ``invoke merge``,
 which checks each digest against its gate record and the registry and puts one image index
 under every tag. Checked from outside hoist: ``skopeo inspect --raw`` of every tag at the
-registry. A variant whose smoke check fails on arm64 only (``/arch.txt`` holds the build
-machine's ``uname -m``) fails that leg; merge never runs and no tag exists.
+registry, while a newer passed arm64 record of another commit lies in the reports directory
+merge reads (it must not be merged). A variant whose smoke check fails on arm64 only
+(``/arch.txt`` holds the build machine's ``uname -m``) fails that leg; merge never runs and
+no tag exists.
 
 The scratch repository is a clone of HEAD (the workflows, Makefile and hoist itself, as
 ``make setup`` needs them) whose ``pipeline.yaml`` is replaced by the small python service
@@ -51,6 +53,9 @@ import yaml
 from docker.errors import NotFound
 
 from pipeline.push.registry_server import RegistryServer
+from pipeline.report import PlatformRecord, RunReport, write_report
+from pipeline.result import StageResult, Status
+from pipeline.tags.oci_labels import REVISION_LABEL
 from tests.integration.test_platforms import DOCKERFILE
 from tests.integration.test_workflows_act import (
     ACT,
@@ -99,11 +104,13 @@ def state(tmp_path: Path, docker_client) -> Iterator[Path]:  # type: ignore[no-u
                     docker_client.images.remove(image_id, force=True)
 
 
-def leg_reports(state: Path) -> dict[str, dict[str, Any]]:
-    """Each leg's run report (its gate record), by the one platform it ran."""
+def leg_reports(state: Path, sha: str) -> dict[str, dict[str, Any]]:
+    """Each leg's run report (its gate record) of commit ``sha``, by the one platform it ran."""
     found = {}
     for path in sorted((state / "reports").glob("run-*.json")):
         report = json.loads(path.read_text())
+        if report["labels"].get(REVISION_LABEL) != sha:
+            continue
         [record] = report["platforms"]
         found[record["platform"]] = report
     return found
@@ -201,6 +208,19 @@ def raw(server: RegistryServer, tag: str) -> bytes:
     return done.stdout
 
 
+def stale_record(state: Path, image: str) -> str:
+    """A passed arm64 gate record of another commit, newer than any run of this test, in the
+    directory merge reads: what a runner's state dir keeps from an earlier release."""
+    digest = "sha256:" + "f" * 64
+    report = RunReport(run_id="99991231235959-stale0", config="pipeline.yaml", image=image,
+                       started="2026-01-01T00:00:00+00:00", tags=["1.2.3"], by_digest=True,
+                       labels={REVISION_LABEL: "0" * 40})  # fmt: skip
+    report.stages = [StageResult(s, Status.PASSED, 1.0) for s in ("lint", "build", "smoke", "push")]
+    report.platforms = [PlatformRecord("linux/arm64", smoke="passed", digest=digest)]
+    write_report(report, state / "reports")
+    return digest
+
+
 def figure(name: str, run: ActRun) -> None:
     print(
         f"\nFIGURE release.yml matrix under act ({name}): {run.seconds:.0f} s wall for the act run"
@@ -213,13 +233,15 @@ def test_the_matrix_gates_each_platform_and_merge_puts_one_index_under_every_tag
     server = registry_factory(username="ci-bot")
     root = release_repo(tmp_path / "repo", ready_base, server)
     sha = git(root, "rev-parse", "HEAD")
+    image = yaml.safe_load((root / "pipeline.yaml").read_text())["image"]
+    stale = stale_record(state, image)
 
     run = act_release(root, server, state)
 
     figure("two legs and merge", run)
     assert run.returncode == 0, run.log[-8000:]
     assert "release" not in run.jobs(), "the one-job release must not run beside the matrix"
-    records = leg_reports(state)
+    records = leg_reports(state, sha)
     assert sorted(records) == PLATFORMS
     children = {}
     for platform in PLATFORMS:
@@ -247,6 +269,7 @@ def test_the_matrix_gates_each_platform_and_merge_puts_one_index_under_every_tag
     listed = {f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"]
               for m in index["manifests"]}  # fmt: skip
     assert len(index["manifests"]) == 2 and listed == children
+    assert stale not in body.decode(), "another commit's gate record was merged"
     merged = run.outputs("merge", "merge")
     assert merged["digest"] == "sha256:" + hashlib.sha256(body).hexdigest()
     assert json.loads(merged["platforms"]) == children
@@ -264,13 +287,14 @@ def test_an_arm64_smoke_failure_fails_its_leg_and_nothing_is_merged(  # type: ig
     smoke = {"port": 8000, "path": "/", "expect_body": "hoist service", "timeout": 60,
              "stop_timeout": 0, "checks": [arch]}  # fmt: skip
     root = release_repo(tmp_path / "repo", ready_base, server, smoke=smoke)
+    sha = git(root, "rev-parse", "HEAD")
 
     run = act_release(root, server, state)
 
     figure("arm64 leg failing", run)
     assert run.returncode != 0
     assert leg_result(run, "linux/arm64") == "failure", run.log[-8000:]
-    arm64 = leg_reports(state)["linux/arm64"]
+    arm64 = leg_reports(state, sha)["linux/arm64"]
     assert [(s["stage"], s["status"]) for s in arm64["stages"]][-1] == ("smoke", "failed")
     assert "arch.txt" in arm64["platforms"][0]["smoke"] and arm64["pushes"] == []
     assert "merge" not in run.jobs(), "merge ran after a failed leg"
