@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from pipeline.errors import RegistryError
 from pipeline.push.registry_api import RegistryClient
@@ -94,7 +93,8 @@ class ArtifactStore(RegistryClient):
         """Upload every blob, then the manifest under ``tag``; returns the manifest digest."""
         config_blob, manifest = manifest_for(layers)
         for blob in [config_blob, *(layer.data for layer in layers)]:
-            self.put_blob(path, blob)
+            if not self.has_blob(path, digest := sha256(blob)):
+                self.put_blob(path, digest, blob)
         response = self._request(
             "PUT", f"/v2/{path}/manifests/{tag}", scope_path=path, body=(manifest, OCI_MANIFEST)
         )
@@ -116,43 +116,6 @@ class ArtifactStore(RegistryClient):
             raise RegistryError(self.name, f"{path}:{tag} is not an image manifest",
                                 transient=False) from None  # fmt: skip
         return [Layer(self.get_blob(path, d), media, dict(notes)) for d, media, notes in wanted]
-
-    def put_blob(self, path: str, data: bytes) -> None:
-        digest = sha256(data)
-        there = self._request("HEAD", f"/v2/{path}/blobs/{digest}", scope_path=path)
-        if there.status_code == 200:
-            return
-        started = self._request("POST", f"/v2/{path}/blobs/uploads/", scope_path=path)
-        self._raise_for_status(started, f"starting an upload to {path}")
-        location = self._same_host(started.headers.get("Location", ""))
-        joiner = "&" if "?" in location else "?"
-        done = self._request(
-            "PUT",
-            f"{location}{joiner}digest={digest}",
-            scope_path=path,
-            body=(data, "application/octet-stream"),
-        )
-        self._raise_for_status(done, f"uploading {digest[:19]} to {path}")
-
-    def get_blob(self, path: str, digest: str) -> bytes:
-        response = self._request("GET", f"/v2/{path}/blobs/{digest}", scope_path=path)
-        self._raise_for_status(response, f"blob {digest[:19]} of {path}")
-        data: bytes = response.content
-        if sha256(data) != digest:
-            raise RegistryError(
-                self.name, f"blob {digest[:19]} of {path} does not match its digest",
-                transient=False,
-            )  # fmt: skip
-        return data
-
-    def _same_host(self, location: str) -> str:
-        """An upload ``Location`` as a path on this registry (it may be absolute)."""
-        parts = urlsplit(location)
-        if parts.netloc and parts.netloc != urlsplit(self._base_url()).netloc:
-            raise RegistryError(
-                self.name, f"upload redirected to another host ({parts.netloc})", transient=False
-            )
-        return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _compact(value: object) -> bytes:

@@ -117,15 +117,7 @@ def merge(
     key = load_signer(config.signing, environ, config.path.name) if config.signing else None
     commit = this_commit(config, environ)
     records = gate_records(reports, config.image, commit, signed=key is not None)
-    chosen = list(digests) or newest_per_platform(records)
-    if not chosen:
-        of = f" of commit {commit[:7]}" if commit else ""
-        raise ConfigError(
-            "--digest",
-            None,
-            f"no digest given and no passed by-digest run report{of} found",
-            hint="pass --digest sha256:... or --report FILE",
-        )
+    chosen = _chosen(digests, records, commit)
     targets = select_targets(
         config.registries, tuple(wanted), config.image, environ, config.path.name
     )
@@ -150,6 +142,22 @@ def merge(
     if failed:
         report.error = "; ".join(p.error or p.target for p in failed)
     return report
+
+
+def _chosen(
+    digests: Sequence[str], records: dict[str, tuple[RunReport, PlatformRecord]], commit: str
+) -> list[str]:
+    """The digests asked for, else the newest passed record's of each platform."""
+    chosen = list(digests) or newest_per_platform(records)
+    if not chosen:
+        of = f" of commit {commit[:7]}" if commit else ""
+        raise ConfigError(
+            "--digest",
+            None,
+            f"no digest given and no passed by-digest run report{of} found",
+            hint="pass --digest sha256:... or --report FILE",
+        )
+    return chosen
 
 
 def _sign(

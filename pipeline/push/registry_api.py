@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
+from pipeline.digests import of_bytes
 from pipeline.errors import RegistryError
 from pipeline.http_failures import no_answer_reason
 from pipeline.push.registries.base import Credentials
@@ -104,36 +106,40 @@ class RegistryClient:
         return put.headers.get("Docker-Content-Digest")
 
     def get_blob(self, path: str, digest: str) -> bytes:
-        """A blob's bytes (an image config, small), following the registry's redirect."""
+        """A blob's bytes (held in memory: configs, attestations, small layers), following the
+        registry's redirect, checked against its digest."""
         got = self._request("GET", f"/v2/{path}/blobs/{digest}", scope_path=path)
-        self._raise_for_status(got, f"blob {path}@{digest}")
-        return got.content
+        self._raise_for_status(got, f"blob {digest[:19]} of {path}")
+        data: bytes = got.content
+        if "sha256:" + of_bytes(data) != digest:
+            raise RegistryError(
+                self.name, f"blob {digest[:19]} of {path} does not match its digest",
+                transient=False,
+            )  # fmt: skip
+        return data
 
     def has_blob(self, path: str, digest: str) -> bool:
-        """Whether this repository already holds the blob (``HEAD``): a copy skips it."""
+        """Whether this repository already holds the blob (``HEAD``): nothing to upload."""
         response = self._request("HEAD", f"/v2/{path}/blobs/{digest}", scope_path=path)
         if response.status_code == 404:
             return False
-        self._raise_for_status(response, f"blob {path}@{digest}")
+        self._raise_for_status(response, f"blob {digest[:19]} of {path}")
         return True
 
     def put_blob(self, path: str, digest: str, data: bytes) -> None:
         """Upload a blob in one request: ``POST`` an upload, then ``PUT`` its bytes with the
-        digest (the distribution spec's monolithic upload)."""
+        digest (the distribution spec's monolithic upload; the registry checks the digest)."""
         started = self._request("POST", f"/v2/{path}/blobs/uploads/", scope_path=path)
         self._raise_for_status(started, f"starting an upload to {path}")
-        location = started.headers.get("Location", "")
-        if not location:
-            raise RegistryError(self.name, f"upload to {path}: no Location", transient=True)
-        url = location if location.startswith("http") else self._base_url() + location
-        separator = "&" if "?" in url else "?"
-        put = self._request(
+        location = self._same_host(started.headers.get("Location", ""))
+        joiner = "&" if "?" in location else "?"
+        done = self._request(
             "PUT",
-            f"{url}{separator}digest={digest}",
+            f"{location}{joiner}digest={digest}",
             scope_path=path,
             body=(data, "application/octet-stream"),
         )
-        self._raise_for_status(put, f"blob {path}@{digest}")
+        self._raise_for_status(done, f"uploading {digest[:19]} to {path}")
 
     def credentials_accepted(self, path: str) -> bool:
         """Whether the registry accepts the credentials (``GET /v2/``, answering its challenge).
@@ -170,6 +176,15 @@ class RegistryClient:
             raise RegistryError(self.name, f"{what}: no JSON object in the reply", transient=False)
         return body
 
+    def _same_host(self, location: str) -> str:
+        """An upload ``Location`` as a path on this registry (it may be absolute)."""
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc != urlsplit(self._base_url()).netloc:
+            raise RegistryError(
+                self.name, f"upload redirected to another host ({parts.netloc})", transient=False
+            )
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
     def _base_url(self) -> str:
         if self._base:
             return self._base
@@ -193,10 +208,9 @@ class RegistryClient:
     def _request(
         self, method: str, url_path: str, *, scope_path: str, body: tuple[bytes, str] | None = None
     ):
-        """Send one request, answering a 401 challenge (Bearer token or Basic) once.
-        ``url_path`` is under the registry's base URL, or a whole URL it handed out."""
+        """Send one request, answering a 401 challenge (Bearer token or Basic) once."""
         try:
-            url = url_path if url_path.startswith("http") else self._base_url() + url_path
+            url = self._base_url() + url_path
             response = self._send(method, url, body)
             if response.status_code == 401:
                 challenge = response.headers.get("WWW-Authenticate", "")
