@@ -5,6 +5,11 @@ job does), so a signal sent to the group reaches invoke and whatever it started 
 foreground — what Ctrl-C in a terminal or a CI runner's cancel does. Its output is read line by
 line on threads, so a test can wait for a line ("==> smoke", "Step 2/3 : RUN sleep") and only
 then inject its fault. Every process started here is stopped by its pid.
+
+A suite started in the background (``make test &``, a runner's detached shell) inherits SIGINT
+ignored, and a process started with SIGINT ignored keeps ignoring it (POSIX: so a background
+job is not stopped by the terminal's Ctrl-C) — hoist included. The invoke processes here stand
+for a foreground command, so they start with SIGINT's default disposition, whatever the suite's.
 """
 
 from __future__ import annotations
@@ -16,10 +21,25 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.conftest import INVOKE, REPO
+
+
+@contextlib.contextmanager
+def _sigint_default_for_children() -> Iterator[None]:
+    """SIGINT at its default while a child is started, when this process ignores it (see the
+    module docstring); ignored again after. Nobody sends SIGINT to a suite that ignores it, so
+    the moment in between changes nothing for the suite itself."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class InvokeProcess:
@@ -27,16 +47,17 @@ class InvokeProcess:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
         environ.update(env or {})
         environ["PYTHONUNBUFFERED"] = "1"
-        self.process = subprocess.Popen(
-            [str(INVOKE), "--search-root", str(REPO), *args],
-            cwd=cwd,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # its own process group, like a shell job
-        )
+        with _sigint_default_for_children():
+            self.process = subprocess.Popen(
+                [str(INVOKE), "--search-root", str(REPO), *args],
+                cwd=cwd,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # its own process group, like a shell job
+            )
         self.pid = self.process.pid
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
