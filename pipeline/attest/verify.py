@@ -38,10 +38,8 @@ from pipeline.attest.store import (
 )
 from pipeline.build.platforms import Platform
 from pipeline.errors import PipelineError
-from pipeline.push.index import INDEX_TYPE
+from pipeline.push.index import INDEX_TYPES, media_type_of
 from pipeline.result import Log
-
-INDEX_TYPES = (INDEX_TYPE, "application/vnd.docker.distribution.manifest.list.v2+json")
 
 KINDS = {
     statements.SLSA_PROVENANCE_V1: "provenance",
@@ -93,11 +91,10 @@ def _index_children(store: ArtifactStore, subject: Subject) -> list[tuple[str, s
     got = store.get_manifest(subject.path, subject.digest)
     if got is None:
         return None
-    body, media = got
+    body, content_type = got
     try:
         manifest = json.loads(body)
-        media = media.split(";")[0].strip() or str(manifest.get("mediaType", ""))
-        if media not in INDEX_TYPES:
+        if media_type_of(content_type, manifest) not in INDEX_TYPES:
             return None
         return [(_platform(m.get("platform") or {}), str(m["digest"]))
                 for m in manifest["manifests"]]  # fmt: skip

@@ -85,11 +85,15 @@ def parse_platform(text: str) -> Platform:
     return Platform(os, architecture, variant)
 
 
+def machine_platform(os: str, machine: str) -> Platform:
+    """The platform an engine's OS and machine name say (``x86_64`` is ``amd64``)."""
+    return Platform(os, MACHINE_ALIASES.get(machine, machine))
+
+
 def engine_platform(client: docker.DockerClient) -> Platform:
     """The platform the engine runs natively (``docker version``'s Os/Arch)."""
     version = client.version()
-    arch = str(version.get("Arch", "amd64"))
-    return Platform(str(version.get("Os", "linux")), MACHINE_ALIASES.get(arch, arch))
+    return machine_platform(str(version.get("Os", "linux")), str(version.get("Arch", "amd64")))
 
 
 def image_platform(attrs: dict[str, object]) -> Platform:

@@ -20,7 +20,7 @@ from docker.auth import encode_header
 from docker.errors import APIError, NotFound
 from requests import RequestException
 
-from pipeline.build.platforms import MACHINE_ALIASES, Platform
+from pipeline.build.platforms import machine_platform
 from pipeline.deploy.host import Server
 from pipeline.errors import DeployError
 
@@ -77,7 +77,7 @@ def node_platforms(client: docker.DockerClient) -> dict[str, str]:
         described = node.get("Description") or {}
         found = described.get("Platform") or {}
         arch = str(found.get("Architecture") or "")
-        platform = Platform(str(found.get("OS") or "linux"), MACHINE_ALIASES.get(arch, arch))
+        platform = machine_platform(str(found.get("OS") or "linux"), arch)
         platforms[str(described.get("Hostname", ""))] = str(platform) if arch else "-"
     return platforms
 

@@ -13,16 +13,24 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.build.platforms import Platform, image_platform
 from pipeline.errors import RegistryError
 from pipeline.push.registry_api import RegistryClient
 
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+INDEX_TYPES = (INDEX_TYPE, "application/vnd.docker.distribution.manifest.list.v2+json")
 IMAGE_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
+
+
+def media_type_of(content_type: str, manifest: dict[str, Any]) -> str:
+    """A manifest's media type: the registry's Content-Type without parameters, else the
+    ``mediaType`` the manifest itself declares."""
+    return content_type.split(";")[0].strip() or str(manifest.get("mediaType", ""))
 
 
 @dataclass(frozen=True)
@@ -65,10 +73,9 @@ def child(registry: RegistryClient, path: str, digest: str) -> Child:
         raise RegistryError(
             registry.name, f"{path}@{digest} is not in the registry", transient=False
         )
-    body, media = got
-    media = media.split(";")[0].strip()
+    body, content_type = got
     manifest = json.loads(body)
-    media = media or str(manifest.get("mediaType", ""))
+    media = media_type_of(content_type, manifest)
     if media not in IMAGE_TYPES:
         kind = media or "manifest of no known type"
         raise RegistryError(

@@ -17,13 +17,10 @@ from __future__ import annotations
 import json
 
 from pipeline.errors import RegistryError
+from pipeline.push.index import IMAGE_TYPES, media_type_of
 from pipeline.push.registry_api import RegistryClient
 
 SMALL_COPY_BYTES = 32 * 1024 * 1024  # missing blobs, in all; more is skopeo's to stream
-IMAGE_MANIFESTS = (
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-)
 
 
 def copy_small_image(
@@ -41,10 +38,11 @@ def copy_small_image(
     found = source.get_manifest(source_path, digest)
     if found is None:
         raise RegistryError(source.name, f"{source_path}@{digest} is gone", transient=True)
-    body, media_type = found
-    if media_type not in IMAGE_MANIFESTS:
-        return None
+    body, content_type = found
     manifest = json.loads(body)
+    media_type = media_type_of(content_type, manifest)
+    if media_type not in IMAGE_TYPES:
+        return None
     blobs = [manifest["config"], *manifest.get("layers", [])]
     missing = [b for b in blobs if not destination.has_blob(destination_path, b["digest"])]
     allowed = SMALL_COPY_BYTES if limit is None else limit
