@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from pipeline.attest.keys import sign, signature_valid
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 COSIGN_SIGNATURE_TYPE = "cosign container image signature"
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"

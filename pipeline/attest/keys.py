@@ -10,6 +10,10 @@ PRIVATE KEY``; both are read). The public key is a plain PKIX ``PUBLIC KEY`` PEM
 Only the three scrypt strengths securesystemslib accepts are read (anything else could make
 the key derivation a denial of service), and only ECDSA P-256 keys: the scheme cosign
 generates and the one its signature spec requires.
+
+cryptography and PyNaCl are imported inside the functions that use them: every key operation
+goes through this module, and a run that does not sign never needs them (they are a tenth of
+what ``invoke ci`` imports).
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-
-import nacl.exceptions
-import nacl.secret
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from nacl.secret import SecretBox
 
 PRIVATE_PEM_TYPES = ("ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY")
 SCRYPT_PARAMS = ({"N": 32768, "r": 8, "p": 1}, {"N": 65536, "r": 8, "p": 1},
@@ -48,6 +51,9 @@ class KeyPair:
 
 
 def generate_key_pair(password: bytes) -> KeyPair:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = ec.generate_private_key(ec.SECP256R1())
     der = key.private_bytes(
         serialization.Encoding.DER,
@@ -61,8 +67,8 @@ def generate_key_pair(password: bytes) -> KeyPair:
 def encrypt(plaintext: bytes, password: bytes, params: dict[str, int] = NEW_KEY_PARAMS) -> bytes:
     """securesystemslib's ``encrypted.Encrypt``: the JSON document, compact as Go writes it."""
     salt = secrets.token_bytes(SALT_BYTES)
-    nonce = secrets.token_bytes(nacl.secret.SecretBox.NONCE_SIZE)
-    box = nacl.secret.SecretBox(_derive(password, salt, params))
+    box = _secret_box(password, salt, params)
+    nonce = secrets.token_bytes(box.NONCE_SIZE)
     sealed = box.encrypt(plaintext, nonce).ciphertext
     document = {
         "kdf": {"name": "scrypt", "params": params, "salt": _b64(salt)},
@@ -73,6 +79,8 @@ def encrypt(plaintext: bytes, password: bytes, params: dict[str, int] = NEW_KEY_
 
 
 def decrypt(document: bytes, password: bytes) -> bytes:
+    import nacl.exceptions
+
     try:
         data = json.loads(document)
         kdf, cipher = data["kdf"], data["cipher"]
@@ -84,7 +92,7 @@ def decrypt(document: bytes, password: bytes) -> bytes:
         raise BadKey(f"unsupported key encryption: {kdf.get('name')}/{cipher.get('name')}")
     if kdf.get("params") not in SCRYPT_PARAMS:
         raise BadKey("unsupported scrypt parameters in the encrypted key")
-    box = nacl.secret.SecretBox(_derive(password, salt, kdf["params"]))
+    box = _secret_box(password, salt, kdf["params"])
     try:
         return box.decrypt(sealed, nonce)
     except (nacl.exceptions.CryptoError, ValueError):
@@ -95,6 +103,9 @@ def decrypt(document: bytes, password: bytes) -> bytes:
 
 def load_private_key(pem_text: bytes, password: bytes) -> ec.EllipticCurvePrivateKey:
     """cosign's ``LoadPrivateKey``: the PEM block, decrypted, as a P-256 signing key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     kind, body = _unpem(pem_text)
     if kind not in PRIVATE_PEM_TYPES:
         raise BadKey(
@@ -114,6 +125,9 @@ def load_private_key(pem_text: bytes, password: bytes) -> ec.EllipticCurvePrivat
 
 
 def load_public_key(pem_text: bytes) -> ec.EllipticCurvePublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_public_key(pem_text)
     except ValueError:
@@ -124,6 +138,8 @@ def load_public_key(pem_text: bytes) -> ec.EllipticCurvePublicKey:
 
 
 def public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -131,6 +147,8 @@ def public_pem(key: ec.EllipticCurvePublicKey) -> bytes:
 
 def fingerprint(key: ec.EllipticCurvePublicKey) -> str:
     """A short name for a public key in output: sha256 of its DER, as ``sha256:`` + 12 hex."""
+    from cryptography.hazmat.primitives import serialization
+
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -139,10 +157,17 @@ def fingerprint(key: ec.EllipticCurvePublicKey) -> str:
 
 def sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> str:
     """ECDSA over SHA-256 of ``data``, ASN.1 DER, base64: cosign's signature encoding."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     return _b64(key.sign(data, ec.ECDSA(hashes.SHA256())))
 
 
 def signature_valid(key: ec.EllipticCurvePublicKey, data: bytes, signature: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key.verify(base64.b64decode(signature, validate=True), data, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
@@ -158,11 +183,15 @@ def _is_pkcs8(der: bytes) -> bool:
     return der[start : start + 3] == b"\x02\x01\x00"
 
 
-def _derive(password: bytes, salt: bytes, params: dict[str, int]) -> bytes:
+def _secret_box(password: bytes, salt: bytes, params: dict[str, int]) -> SecretBox:
+    """The NaCl secretbox keyed by scrypt of the password: what seals and opens a key file."""
+    import nacl.secret
+
     n, r, p = params["N"], params["r"], params["p"]
-    return hashlib.scrypt(
+    key = hashlib.scrypt(
         password, salt=salt, n=n, r=r, p=p, maxmem=256 * n * r, dklen=nacl.secret.SecretBox.KEY_SIZE
     )
+    return nacl.secret.SecretBox(key)
 
 
 def _b64(data: bytes) -> str:

@@ -9,13 +9,15 @@ naming the field and the reference (``env://COSIGN_PASSWORD``, ``cosign.key``), 
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from pipeline.attest.keys import BadKey, load_private_key, load_public_key
 from pipeline.attest.settings import KeyRef, SigningConfig
 from pipeline.errors import ConfigError
 from pipeline.secrets import mask_secret
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 
 def read_ref(ref: KeyRef, environ: Mapping[str, str], source: str, field: str | None) -> str:

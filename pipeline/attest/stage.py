@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from pipeline.attest import sbom, statements
 from pipeline.attest.envelopes import seal, simple_signing_payload
@@ -34,6 +32,9 @@ from pipeline.attest.store import (
 from pipeline.errors import PipelineError, StageFailed
 from pipeline.push.registries.kinds import Credentials, Target, target_credentials
 from pipeline.result import Log
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 
 @dataclass

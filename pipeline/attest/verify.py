@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from pipeline.attest import sbom, statements
 from pipeline.attest.envelopes import Unverified, open_envelope, open_simple_signing
@@ -40,6 +38,9 @@ from pipeline.build.platforms import Platform
 from pipeline.errors import PipelineError
 from pipeline.push.index import INDEX_TYPES, media_type_of
 from pipeline.result import Log
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 KINDS = {
     statements.SLSA_PROVENANCE_V1: "provenance",

@@ -18,8 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from pipeline.attest.material import load_signer
 from pipeline.attest.settings import SigningConfig
@@ -36,6 +35,9 @@ from pipeline.push.registry_api import RegistryClient
 from pipeline.report import PlatformRecord, RunReport, read_report
 from pipeline.result import Log, StageResult, Status, new_run_id
 from pipeline.tags.oci_labels import REVISION_LABEL
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 GATES = {"lint", "build", "smoke", "push"}
 

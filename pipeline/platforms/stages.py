@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.attest.settings import SigningConfig
 from pipeline.attest.stage import AttestResult, attest_pushes
@@ -47,6 +47,9 @@ from pipeline.secrets import redact
 from pipeline.smoke.settings import SmokeConfig
 from pipeline.smoke.stage import SmokeResult, smoke_test
 from pipeline.units import human_size
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 
 @dataclass

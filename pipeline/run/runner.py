@@ -30,10 +30,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import docker
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.attest.material import load_signer
 from pipeline.build.backend import Backend, choose_backend
@@ -56,6 +55,9 @@ from pipeline.run.records import SIGINT, failure, passed_result, record_image
 from pipeline.tags.evaluate import Metadata
 from pipeline.tags.metadata import image_metadata
 from pipeline.verdicts.store import VerdictStore
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 T = TypeVar("T", bound=steps.Outcome)
 SKIPPED_SMOKE_LABEL = "io.hoist.smoke"

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import docker
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.attest.evidence import gather
 from pipeline.attest.settings import SigningConfig
@@ -46,6 +45,9 @@ from pipeline.units import human_size
 from pipeline.verdicts.keys import hoist_identity, lint_key, smoke_key
 from pipeline.verdicts.records import lint_from_record, lint_record, smoke_from_record, smoke_record
 from pipeline.verdicts.store import VerdictStore
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 OnFindings = Callable[[list[Finding], Path, str], None]
 

@@ -19,7 +19,12 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 SCENARIOS = ("cold", "fanout", "warm", "repush", "warm-nocache", "incremental", "warm-full")
-STARTUP = ("invoke --list", "invoke --help ci", "import pipeline")
+STARTUP = (
+    "invoke --list",
+    "invoke --help ci",
+    "import pipeline.run (what `ci` loads)",
+    "import docker, git, yaml, tenacity (the core libraries alone)",
+)
 
 
 @pytest.mark.usefixtures("node_base")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +31,11 @@ FLOORS = (
 # Imports that may stay inside a function, and why: optional cloud SDKs are installed only
 # with their extra (``hoist[aws]`` ...), and only the registry kind that needs them loads them.
 LAZY_ALLOWED = ("boto3", "botocore", "google", "azure")
+
+# ... and, in one module each, a heavy library only some runs need: cryptography and PyNaCl
+# in the module that makes, reads and uses keys, so a run that does not sign never imports
+# them (``test_a_run_that_does_not_sign_loads_no_crypto``).
+LAZY_IN_MODULE = {"pipeline.attest.keys": ("cryptography", "nacl")}
 
 # The one module whose imports stay inside its functions: the task collection (``invoke``
 # here, the installed ``hoist`` command) is loaded by ``--list`` and ``--help``, which must not
@@ -156,8 +162,9 @@ def _function_local_imports() -> Iterator[str]:
                     modules = [node.module]
                 else:
                     continue
+                allowed = LAZY_ALLOWED + LAZY_IN_MODULE.get(name, ())
                 for module in modules:
-                    if module.split(".")[0] not in LAZY_ALLOWED:
+                    if module.split(".")[0] not in allowed:
                         yield f"{name}:{node.lineno} ({function.name}) imports {module}"
 
 
@@ -193,6 +200,23 @@ def test_the_task_collection_loads_no_library() -> None:
     )
     loaded = json.loads(result.stdout)
     assert loaded == ["pipeline", "pipeline.cli", "pipeline.errors", "pipeline.tasks"], loaded
+
+
+def test_a_run_that_does_not_sign_loads_no_crypto() -> None:
+    """What ``invoke ci`` imports (``tasks._run``) leaves cryptography, PyNaCl and paramiko
+    unloaded: keys load them when signing needs them, the ssh transport only for ssh://."""
+    probe = (
+        "import json, os, sys; from pipeline.ssh_transport import leave_out_unless_used; "
+        "leave_out_unless_used(os.environ); import pipeline.output.github, pipeline.project, "
+        "pipeline.report, pipeline.run.runner; "
+        "print(json.dumps(sorted({m.split('.')[0] for m, v in sys.modules.items() if v} & "
+        "{'cryptography', 'nacl', 'paramiko'})))"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environ
+    )
+    assert json.loads(result.stdout) == []
 
 
 def test_test_modules_have_names_of_their_own() -> None:
