@@ -66,7 +66,7 @@ class Site:
         began = time.monotonic()
         try:
             wait_ready(
-                container, base + self.env.health.path, timeout or self.env.health.timeout, False
+                container, base + self.env.health.path, timeout or self.env.health.timeout, None
             )
         except CheckFailed as exc:  # its message already says what the app answered, or why not
             raise Unhealthy(exc.message, container_logs(container)) from None

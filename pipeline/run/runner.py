@@ -39,7 +39,7 @@ from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.context import check_context
 from pipeline.engine import docker_client
 from pipeline.errors import Interrupted, PipelineError, StageFailed
-from pipeline.futures import result_of
+from pipeline.futures import BackgroundCleanup, result_of
 from pipeline.paths import state_dir
 from pipeline.platforms.stages import PlatformStages
 from pipeline.project import PipelineConfig
@@ -113,6 +113,7 @@ class Runner:
         reuse = options.reuse_verdicts and environ.get("HOIST_NO_CACHE", "") in ("", "0")
         self.verdicts = VerdictStore(state_dir() / "verdicts", self.report.run_id, reuse)
         self._client: docker.DockerClient | None = None
+        self.cleanup = BackgroundCleanup()  # waited for before the run ends
 
     @property
     def client(self) -> docker.DockerClient:
@@ -173,6 +174,7 @@ class Runner:
         lint = self._lint_beside(order) if "lint" in self.options.planned else None
         try:
             self._stages(inputs, order, lint, check)
+            self.cleanup.wait()
         except (Interrupted, KeyboardInterrupt) as exc:
             if lint is not None:  # still running: interrupted with the stage beside it
                 order.fail(failure("lint", exc, lint.started))
@@ -184,6 +186,7 @@ class Runner:
         finally:
             if check is not None:  # the run stopped before it was awaited
                 check.cancel()
+            self.cleanup.wait(raise_first=False)  # a stage failed: its clean-up is done too
             self.report.seconds = round(time.monotonic() - started, 3)
         return self.report
 
@@ -318,7 +321,7 @@ class Runner:
         assert built is not None, "smoke runs after build"
         junit = Path(self.options.junit) if self.options.junit else None
         return steps.smoke_step(self.client, built, self.config.smoke, self.verdicts,
-                                self.environ, junit, log)  # fmt: skip
+                                self.environ, junit, log, self.cleanup)  # fmt: skip
 
     def _push(
         self,

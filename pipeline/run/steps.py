@@ -26,6 +26,7 @@ from pipeline.build.cache import CachePlan
 from pipeline.build.settings import BuildConfig
 from pipeline.build.stage import BuildResult, build_image, tag_image
 from pipeline.errors import StageFailed
+from pipeline.futures import BackgroundCleanup
 from pipeline.lint.findings import Finding, LintResult
 from pipeline.lint.inputs import lint_inputs
 from pipeline.lint.settings import LintConfig
@@ -230,9 +231,11 @@ def smoke_step(
     environ: Mapping[str, str],
     junit: Path | None,
     log: Log,
+    cleanup: BackgroundCleanup | None = None,
 ) -> Smoked | SmokedPlatforms:
     """The built image's smoke verdict: kept from an earlier run of the same image, section
-    and hoist, or checked now (and kept when it passed); each platform's, on its platform."""
+    and hoist, or checked now (and kept when it passed); each platform's, on its platform.
+    ``cleanup`` removes the smoke container beside the next stage."""
     image_id = built.image.image_id
     if built.platforms is not None:
         summary = built.platforms.smoke(client, smoke, verdicts.run_id, log, junit)
@@ -246,7 +249,7 @@ def smoke_step(
         if junit is not None:  # asked for: the kept checks, with the times they took then
             log(f"junit: {write_junit(junit, result.results)}")
         return Smoked(image_id, result, kept.verified)
-    result = smoke_test(client, image_id, smoke, verdicts.run_id, log, junit=junit)
+    result = smoke_test(client, image_id, smoke, verdicts.run_id, log, junit, cleanup)
     if key:
         keep(verdicts, "smoke", key, smoke_record(result), log)
     return Smoked(image_id, result)

@@ -6,27 +6,30 @@ ready within a deadline, answers each configured request with the expected statu
 fields and headers fast enough, and stops cleanly on SIGTERM — what an orchestrator does on
 every deploy, and what breaks rolling updates when an app ignores it.
 
-Readiness uses the image's own HEALTHCHECK when it has one (the container is started with that
-test but a short interval, so "healthy" is seen in a second rather than after the image's
-30 s interval; its start period is stretched to the deadline so a slow start is not "unhealthy").
-Without a HEALTHCHECK the smoke path is polled with a growing delay.
+Readiness: the smoke path is polled with a growing delay until it answers below 500; when the
+image has a HEALTHCHECK, until it answers at all, and then that check's test is run in the
+container as Docker runs it (an exec as the container's user, in its working directory,
+bounded by the check's timeout) until it passes by the deadline. Run the moment the service answers, not on Docker's timer, whose first probe
+comes an interval after the start and whose every probe starts a process in the container.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any
 
 import requests
+from docker.errors import APIError
 from docker.models.containers import Container
 
+from pipeline.futures import result_of
 from pipeline.http_failures import no_answer_reason
 from pipeline.smoke.http_checks import BODY_READ_BYTES, one_line, quoted
 from pipeline.smoke.verdicts import CheckFailed, CheckWarning, clip
-
-HEALTH_INTERVAL_NS = 150_000_000  # first probe 0.15 s after start, not the image's 30 s
-
 
 READY_POLL_MAX = 0.1  # seconds between readiness looks, at most: seeing "ready" late is waste
 
@@ -34,32 +37,42 @@ READY_POLL_MAX = 0.1  # seconds between readiness looks, at most: seeing "ready"
 READY_REQUEST_TIMEOUT = 2.0  # one readiness look: a hung service must not eat the deadline
 
 
-def health_override(image_attrs: Mapping[str, Any], deadline_s: float) -> dict[str, Any] | None:
-    """The image's HEALTHCHECK test with a short interval; None when the image has none."""
-    health = (image_attrs.get("Config") or {}).get("Healthcheck") or {}
-    test = health.get("Test") or []
-    if not test or test[0] == "NONE":
+DOCKER_HEALTH_TIMEOUT_S = 30.0  # Docker's own, for a HEALTHCHECK without --timeout
+
+
+@dataclass(frozen=True)
+class HealthTest:
+    """An image's HEALTHCHECK: the command Docker runs for it, and its timeout."""
+
+    command: list[str]
+    timeout: float
+
+    @classmethod
+    def of(cls, image_attrs: Mapping[str, Any]) -> HealthTest | None:
+        """``CMD-SHELL`` runs through ``/bin/sh -c``, as Docker runs it; None for an image
+        without a HEALTHCHECK (or with ``NONE``)."""
+        health = (image_attrs.get("Config") or {}).get("Healthcheck") or {}
+        test = list(health.get("Test") or [])
+        timeout = int(health.get("Timeout") or 0) / 1e9 or DOCKER_HEALTH_TIMEOUT_S
+        if len(test) == 2 and test[0] == "CMD-SHELL":
+            return cls(["/bin/sh", "-c", test[1]], timeout)
+        if len(test) > 1 and test[0] == "CMD":
+            return cls(test[1:], timeout)
         return None
-    return {
-        "test": test,
-        "interval": HEALTH_INTERVAL_NS,
-        "timeout": int(health.get("Timeout") or 5_000_000_000),
-        "retries": int(health.get("Retries") or 3),
-        "start_period": int(deadline_s * 1e9),
-    }
 
 
-def wait_ready(container: Container, url: str, timeout: float, healthcheck: bool) -> str:
-    """Wait for HEALTHCHECK "healthy", or for ``url`` to answer below 500; fail at the deadline.
+def wait_ready(container: Container, url: str, timeout: float, health: HealthTest | None) -> str:
+    """Wait for ``url`` to answer below 500 — with ``health``, to answer at all, then for that
+    test to pass; fail at the deadline.
 
     The failure says what was seen last, because "did not answer" for a service that answered
     ``500 internal error`` the whole time sends people looking in the wrong place: the last
     answer (status and the start of its body), or why nothing answered (connection refused,
-    reset, timed out), or the health check's last output.
+    reset, timed out), or the health check's last run and its output.
     """
-    watch: _HealthWatch | _UrlWatch = _HealthWatch() if healthcheck else _UrlWatch(url)
     started = time.monotonic()
     deadline = started + timeout
+    watch: _UrlWatch | _HealthRun = _UrlWatch(url, any_answer=health is not None)
     delay = 0.05
     while time.monotonic() < deadline:
         container.reload()
@@ -70,7 +83,10 @@ def wait_ready(container: Container, url: str, timeout: float, healthcheck: bool
                 "running",
                 f"exited ({state.get('ExitCode')})",
             )
-        ready = watch.look(state)
+        ready = watch.look(container, deadline)
+        if ready and isinstance(watch, _UrlWatch) and health is not None:
+            watch, delay = _HealthRun(health), 0.05  # answering: now the image's own test
+            continue
         if ready:
             return f"{ready} after {time.monotonic() - started:.1f} s"
         time.sleep(delay)
@@ -79,20 +95,23 @@ def wait_ready(container: Container, url: str, timeout: float, healthcheck: bool
 
 
 class _UrlWatch:
-    """Polls the readiness URL; keeps the last answer, or why the last look got none."""
+    """Polls the readiness URL; keeps the last answer, or why the last look got none. With
+    ``any_answer`` the service is listening once it answers at all: its HEALTHCHECK, which
+    says why a 500 is a 500, decides from there."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, any_answer: bool = False) -> None:
         self.url = url
+        self.any_answer = any_answer
         self.answer: str | None = None  # "500 'internal error'"
         self.answering_since = 0.0
         self.error: str | None = None  # why the last look got no answer
         self.got = "no look finished"  # the diff's "got": status and more of the body
 
-    def look(self, state: Mapping[str, Any]) -> str | None:
+    def look(self, container: Container, deadline: float) -> str | None:
         try:
             with requests.get(self.url, timeout=READY_REQUEST_TIMEOUT, stream=True) as response:
                 status = response.status_code
-                if status < 500:
+                if status < 500 or self.any_answer:
                     return f"{self.url} answered {status}"
                 body = next(response.iter_content(BODY_READ_BYTES), b"")
         except requests.RequestException as exc:
@@ -114,37 +133,51 @@ class _UrlWatch:
         return f"{self.url} answered {self.answer} for {seconds:.1f} s"
 
 
-class _HealthWatch:
-    """Reads the engine's HEALTHCHECK state; keeps its last run for the failure message."""
+class _HealthRun:
+    """Runs the image's HEALTHCHECK test in the container; keeps its last run for the failure
+    message."""
 
-    def __init__(self) -> None:
-        self.last: Mapping[str, Any] | None = None  # the health log's last entry
+    def __init__(self, health: HealthTest) -> None:
+        self.health = health
+        self.last: tuple[int | None, str] | None = None  # exit code (None: timed out), output
 
-    def look(self, state: Mapping[str, Any]) -> str | None:
-        health = state.get("Health") or {}
-        self.last = (health.get("Log") or [None])[-1]
-        if health.get("Status") == "healthy":
-            return "HEALTHCHECK healthy"
-        if health.get("Status") == "unhealthy":
-            raise CheckFailed(f"HEALTHCHECK reports unhealthy; {self._run()}", "healthy", self.got)
-        return None
+    def look(self, container: Container, deadline: float) -> str | None:
+        seconds = max(min(self.health.timeout, deadline - time.monotonic()), 0.1)
+        self.last = run_in(container, self.health.command, seconds)
+        return "HEALTHCHECK passed" if self.last[0] == 0 else None
 
     @property
     def got(self) -> str:
         if self.last is None:
             return "no check has run yet"
-        output = str(self.last.get("Output") or "").strip()
-        return f"exit {self.last.get('ExitCode')}: {clip(output, 300) or '(no output)'}"
+        code, output = self.last
+        return f"exit {code}: {clip(output.strip(), 300) or '(no output)'}"
 
     def seen(self) -> str:
-        return f"HEALTHCHECK did not report healthy; {self._run()}"
-
-    def _run(self) -> str:
         """The last run in one line; the end of its output, where a command says what failed."""
         if self.last is None:
-            return "no check has run yet"
-        output = one_line(str(self.last.get("Output") or ""), keep_end=True)
-        return f"its last run exited {self.last.get('ExitCode')}: {quoted(output, '(no output)')}"
+            return "the service answered, its HEALTHCHECK has not run yet"
+        code, output = self.last
+        ended = "timed out" if code is None else f"exited {code}"
+        output = one_line(output, keep_end=True)
+        return f"HEALTHCHECK did not pass; its last run {ended}: {quoted(output, '(no output)')}"
+
+
+def run_in(container: Container, command: list[str], timeout: float) -> tuple[int | None, str]:
+    """``command`` run in the container as Docker runs a health probe: its exit code (None
+    when it did not end within ``timeout``) and its output."""
+    api = container.client.api
+    try:
+        exec_id = api.exec_create(container.id, command)["Id"]
+        pool = ThreadPoolExecutor(1, thread_name_prefix="hoist-healthcheck")
+        started = pool.submit(api.exec_start, exec_id)
+        pool.shutdown(wait=False)  # a test still running ends with its container
+        output: bytes = result_of(started, timeout)
+        return api.exec_inspect(exec_id).get("ExitCode"), output.decode(errors="replace")
+    except FutureTimeout:
+        return None, ""
+    except APIError as exc:  # e.g. the container stopped meanwhile
+        return 126, str(exc.explanation or exc)
 
 
 def graceful_stop(

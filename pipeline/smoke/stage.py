@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any
 import docker.errors
 
 from pipeline.errors import StageFailed
-from pipeline.futures import result_of
+from pipeline.futures import BackgroundCleanup, result_of
 from pipeline.paths import state_dir
 from pipeline.result import Log
 from pipeline.smoke import policy
 from pipeline.smoke.http_checks import HttpCheck, http_check
 from pipeline.smoke.junit import write_junit
 from pipeline.smoke.policy import no_secrets
-from pipeline.smoke.service import graceful_stop, health_override, wait_ready
+from pipeline.smoke.service import HealthTest, graceful_stop, wait_ready
 from pipeline.smoke.settings import DEFAULT_STOP_TIMEOUT, SmokeConfig
 from pipeline.smoke.structure_run import run_structure
 from pipeline.smoke.verdicts import CheckFailed, CheckResult, CheckSkipped, Verdict, run_check
@@ -67,7 +67,10 @@ def smoke_test(
     run_id: str,
     log: Log,
     junit: Path | None = None,
+    cleanup: BackgroundCleanup | None = None,
 ) -> SmokeResult:
+    """Every check of ``smoke`` against ``image_id``; with ``cleanup`` the service's container
+    is removed beside what the run does next (the push), not before this returns."""
     attrs: dict[str, Any] = client.images.get(image_id).attrs
     labels = {RUN_LABEL: run_id}
     results: list[CheckResult] = []
@@ -85,7 +88,7 @@ def smoke_test(
                 structure = pool.submit(
                     run_structure, client, image_id, smoke.structure, labels, log, stop
                 )
-            served = service.run(log, run_id)
+            served = service.run(log, run_id, cleanup)
             if structure is not None:
                 structured = result_of(structure)
                 results += structured
@@ -161,7 +164,7 @@ class _Service:
     ) -> None:
         self.client, self.image_id, self.attrs = client, image_id, attrs
         self.smoke, self.labels = smoke, labels
-        self.health = health_override(attrs, smoke.timeout)
+        self.health = HealthTest.of(attrs)
         self.url = ""
         self.seconds_to_ready = 0.0
         self.logs = ""
@@ -170,7 +173,8 @@ class _Service:
         smoke = self.smoke
         return [HttpCheck.get(smoke.path, smoke.expect_status, smoke.expect_body), *smoke.checks]
 
-    def run(self, log: Log, run_id: str) -> list[CheckResult]:
+    def run(self, log: Log, run_id: str, cleanup: BackgroundCleanup | None) -> list[CheckResult]:
+        """The service's checks; its container removed at once, or by ``cleanup``."""
         smoke = self.smoke
         try:
             container = self.client.containers.create(
@@ -179,25 +183,35 @@ class _Service:
                 labels=self.labels,
                 environment=smoke.env,
                 ports={f"{smoke.port}/tcp": ("127.0.0.1", None)},
-                healthcheck=self.health,
             )
         except docker.errors.APIError as exc:  # e.g. "No command specified": no CMD/ENTRYPOINT
             problem = f"container could not be created: {exc.explanation or exc}"
             return self._not_started(problem, log)
         try:
-            try:
-                container.start()
-            except docker.errors.APIError as exc:  # e.g. CMD names a program the image lacks
-                problem = f"container did not start: {exc.explanation or exc}"
-                self.logs = container_logs(container)
-                return self._not_started(problem, log)
-            how = "its HEALTHCHECK" if self.health else f"port {smoke.port}"
-            log(f"started {container.short_id}; waiting for {how} (timeout {smoke.timeout:.0f} s)")
-            results = self._checks(container, log)
-            self.logs = container_logs(container)
-            return results
-        finally:
+            results = self._serve(container, log)
+        except BaseException:  # Ctrl-C, SIGTERM: the container is gone before the run stops
             container.remove(force=True)
+            raise
+        remove = functools.partial(container.remove, force=True)
+        if cleanup is None:
+            remove()
+        else:  # beside what comes next (the push); the run waits for it before it ends
+            cleanup.submit(remove)
+        return results
+
+    def _serve(self, container: Container, log: Log) -> list[CheckResult]:
+        smoke = self.smoke
+        try:
+            container.start()
+        except docker.errors.APIError as exc:  # e.g. CMD names a program the image lacks
+            problem = f"container did not start: {exc.explanation or exc}"
+            self.logs = container_logs(container)
+            return self._not_started(problem, log)
+        how = f"port {smoke.port}" + (", then its HEALTHCHECK" if self.health else "")
+        log(f"started {container.short_id}; waiting for {how} (timeout {smoke.timeout:.0f} s)")
+        results = self._checks(container, log)
+        self.logs = container_logs(container)
+        return results
 
     def _not_started(self, problem: str, log: Log) -> list[CheckResult]:
         def fail() -> str:
@@ -238,9 +252,7 @@ class _Service:
         port = _host_port(container, self.smoke.port, deadline)
         self.url = f"http://127.0.0.1:{port}"
         remaining = max(deadline - time.monotonic(), 0.1)
-        return wait_ready(
-            container, self.url + self.smoke.path, remaining, healthcheck=self.health is not None
-        )
+        return wait_ready(container, self.url + self.smoke.path, remaining, self.health)
 
 
 def _not_ready() -> str:

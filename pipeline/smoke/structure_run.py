@@ -38,6 +38,7 @@ import docker.errors
 import requests
 import yaml
 
+from pipeline.build.platforms import image_platform
 from pipeline.result import Log
 from pipeline.smoke.engine_socket import LabellingSocket, engine_connector
 from pipeline.smoke.structure_suite import SCHEMA_VERSION, StructureSuite
@@ -72,7 +73,7 @@ def run_structure(
     stop = stop or threading.Event()
     labels = {**labels, **ROLE}
     tool, connect = find_tool(TOOL), engine_connector(client)
-    platform = _platform(client.images.get(image_id).attrs)
+    platform = str(image_platform(client.images.get(image_id).attrs))
     with tempfile.TemporaryDirectory(prefix="hoist-cst-") as tmp:
         work = Path(tmp)
         config = suite.file or _write_suite(suite, work)
@@ -109,12 +110,6 @@ def _held(client: docker.DockerClient, image_id: str, labels: dict[str, str]) ->
     finally:
         with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
             client.api.remove_container(holder["Id"], force=True)
-
-
-def _platform(attrs: Mapping[str, Any]) -> str:
-    """The image's own platform: CST would otherwise ask for this machine's."""
-    variant = f"/{attrs['Variant']}" if attrs.get("Variant") else ""
-    return f"{attrs.get('Os') or 'linux'}/{attrs.get('Architecture') or 'amd64'}{variant}"
 
 
 def _write_suite(suite: StructureSuite, work: Path) -> Path:

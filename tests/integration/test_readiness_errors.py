@@ -126,7 +126,7 @@ def test_a_failing_healthcheck_is_reported_with_its_last_output(
 
     assert run.error is not None
     assert run.error.message == (
-        "smoke: not ready within 3 s: HEALTHCHECK did not report healthy; its last run exited "
+        "smoke: not ready within 3 s: HEALTHCHECK did not pass; its last run exited "
         "1: 'upstream db: connect ECONNREFUSED 10.1.2.3:5432' [service: readiness]"
     )
 

@@ -36,6 +36,9 @@ HEALTHY = SERVICE_DOCKERFILE.replace(
 BROKEN_HEALTHCHECK = SERVICE_DOCKERFILE.replace(
     "EXPOSE 3000", 'EXPOSE 3000\nHEALTHCHECK --interval=30s CMD ["curl", "-f", "localhost:3000"]'
 )
+HUNG_HEALTHCHECK = SERVICE_DOCKERFILE.replace(  # shell form: Docker's CMD-SHELL
+    "EXPOSE 3000", "EXPOSE 3000\nHEALTHCHECK --timeout=1s CMD sleep 30"
+)
 CMD_TYPO = SERVICE_DOCKERFILE.replace('CMD ["node", "server.js"]', 'CMD ["nodee", "server.js"]')
 
 
@@ -47,6 +50,7 @@ def service_images(docker_client, node_base):  # type: ignore[no-untyped-def]
         HEALTHY,
         BROKEN_HEALTHCHECK,
         CMD_TYPO,
+        HUNG_HEALTHCHECK,
         **{"server.js": SERVER_JS},
     )
 
@@ -77,7 +81,7 @@ def test_all_service_checks_pass_and_are_listed_with_times_and_junit(  # type: i
 
     assert run.error is None, run.lines
     assert run.result is not None
-    assert "HEALTHCHECK healthy after" in run.line("PASS  service: readiness")
+    assert "HEALTHCHECK passed after" in run.line("PASS  service: readiness")
     for name in ("GET /healthz", "items", "echo", "GET /missing", "graceful stop (SIGTERM)"):
         assert run.line(f"PASS  service: {name}  (")  # each check listed with its time
     assert "exited 0" in run.line("PASS  service: graceful stop")
@@ -193,13 +197,30 @@ def test_broken_healthcheck_never_gets_ready_and_later_checks_are_skipped(  # ty
     assert run.error is not None
     message = run.error.message
     assert message.startswith(
-        "smoke: not ready within 3 s: HEALTHCHECK did not report healthy; its last run exited "
+        "smoke: not ready within 3 s: HEALTHCHECK did not pass; its last run exited 126: "
     )
     assert message.endswith("[service: readiness]")
     assert '"curl": executable file not found' in message  # its last output says why
     assert "curl" in run.error.details
     assert run.line("SKIP  service: GET /healthz")
     assert run.line("SKIP  service: graceful stop (SIGTERM)")
+
+
+def test_a_healthcheck_that_hangs_is_stopped_at_its_timeout_and_fails_readiness(  # type: ignore[no-untyped-def]
+    docker_client, service_images, tmp_path: Path
+):
+    """The service answers; its shell-form test (``sleep 30``, ``--timeout=1s``) is run as
+    Docker runs it and given up on after its timeout, run after run, until the deadline."""
+    smoke = config(tmp_path, {"timeout": 4, "policy": NO_SCAN})
+
+    run = run_smoke(docker_client, service_images[4], smoke, tmp_path)
+
+    assert run.error is not None
+    assert run.error.message == (
+        "smoke: not ready within 4 s: HEALTHCHECK did not pass; its last run timed out: "
+        "(no output) [service: readiness]"
+    )
+    assert run.line("SKIP  service: GET /healthz")
 
 
 def test_container_that_cannot_start_fails_readiness_with_the_engines_reason(  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
 """``smoke.checks``, ``smoke.policy`` and ``smoke.stop_timeout`` validation: good values load,
-each mistake is one line naming the field."""
+each mistake is one line naming the field; and an image's HEALTHCHECK read as what smoke runs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pipeline.errors import ConfigError
 from pipeline.project import load_config
 from pipeline.smoke.http_checks import HttpCheck
 from pipeline.smoke.policy import PolicyConfig
+from pipeline.smoke.service import HealthTest
 from pipeline.smoke.settings import SmokeConfig
 from pipeline.units import parse_size
 
@@ -112,3 +113,23 @@ def test_sizes_are_decimal_unless_binary(text: str, size: int) -> None:
 @pytest.mark.parametrize("text", ["", "MB", "1.2.3MB", "-5MB", "10 PB", "ten"])
 def test_sizes_that_are_not_sizes(text: str) -> None:
     assert parse_size(text) is None
+
+
+@pytest.mark.parametrize(
+    ("healthcheck", "command", "timeout"),
+    [
+        ({"Test": ["CMD", "node", "health.js"], "Timeout": 3_000_000_000},
+         ["node", "health.js"], 3.0),
+        ({"Test": ["CMD-SHELL", "curl -f localhost || exit 1"]},
+         ["/bin/sh", "-c", "curl -f localhost || exit 1"], 30.0),  # Docker's default timeout
+    ],
+)  # fmt: skip
+def test_an_images_healthcheck_is_the_command_docker_runs(  # type: ignore[no-untyped-def]
+    healthcheck, command, timeout
+):
+    assert HealthTest.of({"Config": {"Healthcheck": healthcheck}}) == HealthTest(command, timeout)
+
+
+@pytest.mark.parametrize("config", [{}, {"Healthcheck": None}, {"Healthcheck": {"Test": ["NONE"]}}])
+def test_no_healthcheck_or_none_runs_nothing(config) -> None:  # type: ignore[no-untyped-def]
+    assert HealthTest.of({"Config": config}) is None
