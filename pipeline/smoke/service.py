@@ -9,8 +9,8 @@ every deploy, and what breaks rolling updates when an app ignores it.
 Readiness: the smoke path is polled with a growing delay until it answers below 500; when the
 image has a HEALTHCHECK, until it answers at all, and then that check's test is run in the
 container as Docker runs it (an exec as the container's user, in its working directory,
-bounded by the check's timeout) until it passes by the deadline. Run the moment the service answers, not on Docker's timer, whose first probe
-comes an interval after the start and whose every probe starts a process in the container.
+bounded by the check's timeout) until it passes by the deadline. It runs the moment the
+service answers, not on Docker's timer, whose first probe comes an interval after the start.
 """
 
 from __future__ import annotations
