@@ -49,13 +49,14 @@ class HealthTest:
 
     @classmethod
     def of(cls, image_attrs: Mapping[str, Any]) -> HealthTest | None:
-        """``CMD-SHELL`` runs through ``/bin/sh -c``, as Docker runs it; None for an image
-        without a HEALTHCHECK (or with ``NONE``)."""
-        health = (image_attrs.get("Config") or {}).get("Healthcheck") or {}
+        """``CMD-SHELL`` runs through the image's ``SHELL`` (``/bin/sh -c`` without one), as
+        Docker runs it; None for an image without a HEALTHCHECK (or with ``NONE``)."""
+        config = image_attrs.get("Config") or {}
+        health = config.get("Healthcheck") or {}
         test = list(health.get("Test") or [])
         timeout = int(health.get("Timeout") or 0) / 1e9 or DOCKER_HEALTH_TIMEOUT_S
         if len(test) == 2 and test[0] == "CMD-SHELL":
-            return cls(["/bin/sh", "-c", test[1]], timeout)
+            return cls([*(config.get("Shell") or ["/bin/sh", "-c"]), test[1]], timeout)
         if len(test) > 1 and test[0] == "CMD":
             return cls(test[1:], timeout)
         return None

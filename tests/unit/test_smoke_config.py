@@ -130,6 +130,17 @@ def test_an_images_healthcheck_is_the_command_docker_runs(  # type: ignore[no-un
     assert HealthTest.of({"Config": {"Healthcheck": healthcheck}}) == HealthTest(command, timeout)
 
 
+def test_a_shell_form_healthcheck_runs_through_the_images_shell() -> None:
+    """``SHELL ["/bin/bash", "-o", "pipefail", "-c"]`` applies to HEALTHCHECK's shell form too."""
+    config = {
+        "Shell": ["/bin/bash", "-o", "pipefail", "-c"],
+        "Healthcheck": {"Test": ["CMD-SHELL", "curl -f localhost | grep ok"]},
+    }
+    assert HealthTest.of({"Config": config}) == HealthTest(
+        ["/bin/bash", "-o", "pipefail", "-c", "curl -f localhost | grep ok"], 30.0
+    )
+
+
 @pytest.mark.parametrize("config", [{}, {"Healthcheck": None}, {"Healthcheck": {"Test": ["NONE"]}}])
 def test_no_healthcheck_or_none_runs_nothing(config) -> None:  # type: ignore[no-untyped-def]
     assert HealthTest.of({"Config": config}) is None
