@@ -102,7 +102,12 @@ class SignedPush:
 
 
 @pytest.fixture(scope="module")
-def signed(tmp_path_factory: pytest.TempPathFactory, docker_client) -> Iterator[SignedPush]:  # type: ignore[no-untyped-def]
+def signed(
+    tmp_path_factory: pytest.TempPathFactory, docker_client, node_base
+) -> Iterator[SignedPush]:  # type: ignore[no-untyped-def]
+    """node-app built, smoke-tested, pushed and signed once for the module (on ``node_base``,
+    the stand-in for its base image, which this fixture asks for rather than rely on ``make
+    setup``)."""
     root = tmp_path_factory.mktemp("signing")
     registry = start_registry(root / "registry", username="ci-bot",
                               password=secrets.token_urlsafe(16))  # fmt: skip
@@ -268,7 +273,9 @@ def test_statements_verify_and_validate_independently(signed: SignedPush) -> Non
                           provenance_pb2.Provenance())  # fmt: skip
 
 
-def test_provenance_names_builder_source_config_and_base(signed: SignedPush, docker_client) -> None:  # type: ignore[no-untyped-def]
+def test_provenance_names_builder_source_config_and_base(
+    signed: SignedPush, docker_client, node_base
+) -> None:  # type: ignore[no-untyped-def]
     predicate = _statements(signed)[statements.SLSA_PROVENANCE_V1]["predicate"]
     builder = predicate["runDetails"]["builder"]
     assert builder["version"] == {"hoist": "0.1.0", "backend": _auto_backend()}
@@ -282,10 +289,9 @@ def test_provenance_names_builder_source_config_and_base(signed: SignedPush, doc
     config_digest = hashlib.sha256(signed.config.read_bytes()).hexdigest()
     assert by_name["pipeline.yaml"]["digest"] == {"sha256": config_digest}
     base = by_name["base image"]
-    stand_in = docker_client.images.get("hoist-offline/node:bookworm").id
+    stand_in = docker_client.images.get(node_base).id
     assert base["digest"] == {"sha256": stand_in.split(":")[1]}
-    assert base["annotations"] == {"digestKind": "image-id",
-                                   "standIn": "hoist-offline/node:bookworm"}  # fmt: skip
+    assert base["annotations"] == {"digestKind": "image-id", "standIn": node_base}
     assert predicate["runDetails"]["metadata"]["invocationId"].startswith("hoist-run:")
 
 
