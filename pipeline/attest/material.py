@@ -60,6 +60,12 @@ def load_signer(
         raise ConfigError(source, "signing.key", f"{config.key}: {exc.message}", exc.hint) from None
 
 
+def signing_skipped(config: SigningConfig) -> str:
+    """The skipped gate a run records when its optional key is not set (``load_signer`` gave
+    None): the summary and the report say the image went out unsigned."""
+    return f"signing ({config.key} not set; signing.required: false)"
+
+
 def load_verifier(
     ref: KeyRef, environ: Mapping[str, str], source: str, field: str | None
 ) -> ec.EllipticCurvePublicKey:

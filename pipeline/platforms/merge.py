@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.attest.material import load_signer
+from pipeline.attest.material import load_signer, signing_skipped
 from pipeline.attest.settings import SigningConfig
 from pipeline.attest.stage import attest_pushes, copy_attached
 from pipeline.build.platforms import parse_platform
@@ -117,6 +117,8 @@ def merge(
         run_id=new_run_id(), config=str(config.path), image=config.image, started=now
     )
     key = load_signer(config.signing, environ, config.path.name) if config.signing else None
+    if config.signing is not None and key is None:
+        report.skipped_gates.append(signing_skipped(config.signing))
     commit = this_commit(config, environ)
     records = gate_records(reports, config.image, commit, signed=key is not None)
     chosen = _chosen(digests, records, commit)

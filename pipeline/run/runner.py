@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import docker
 
-from pipeline.attest.material import load_signer
+from pipeline.attest.material import load_signer, signing_skipped
 from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.context import check_context
 from pipeline.engine import docker_client
@@ -157,9 +157,7 @@ class Runner:
             return None
         signer = load_signer(signing, self.environ, self.config.path.name)
         if signer is None:
-            self.report.skipped_gates.append(
-                f"signing ({signing.key} not set; signing.required: false)"
-            )
+            self.report.skipped_gates.append(signing_skipped(signing))
         return signer
 
     def run(self, inputs: RunInputs | None = None) -> RunReport:

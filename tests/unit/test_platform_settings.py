@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.attest.material import signing_skipped
 from pipeline.build.platforms import Platform, image_platform, parse_platform
 from pipeline.errors import ConfigError
-from pipeline.platforms.merge import gate_records, newest_per_platform, report_files
+from pipeline.platforms.merge import gate_records, merge, newest_per_platform, report_files
 from pipeline.platforms.options import run_platforms
 from pipeline.project import load_config
 from pipeline.push.index import INDEX_TYPE, Child, digest_of, index_json
@@ -182,3 +183,16 @@ def test_without_digests_merge_takes_each_platforms_newest_record() -> None:
         ("sha256:amd", run("20260102000001-cccccc", "linux/amd64", "sha256:amd")),
     ])  # fmt: skip
     assert newest_per_platform(records) == ["sha256:new", "sha256:amd"]
+
+
+def test_a_merge_without_its_optional_key_records_signing_as_skipped(project: Path) -> None:
+    """As a run does: the summary and the report say the index went out unsigned. The target
+    is a closed port on 127.0.0.1, so the merge stops at its registry check, recorded."""
+    config = load(project, "", "registries:\n  - kind: generic\n    repository: "
+                  "127.0.0.1:9/team/app\nsigning:\n  required: false\n")  # fmt: skip
+    record = _report(project, Status.PASSED)
+    environ = {"REGISTRY_USERNAME": "ci", "REGISTRY_PASSWORD": "pw"}
+    report = merge(config, ["sha256:" + "1" * 64], [record], [], environ, lambda line: None)
+    assert report.error  # nothing answered at the target
+    assert report.skipped_gates == [signing_skipped(config.signing)]
+    assert report.skipped_gates[0].startswith("signing (env://COSIGN_PRIVATE_KEY not set")
