@@ -60,10 +60,26 @@ def load_signer(
         raise ConfigError(source, "signing.key", f"{config.key}: {exc.message}", exc.hint) from None
 
 
+SIGNING_SKIPPED = "signing ("  # how the skipped gate below begins
+
+
 def signing_skipped(config: SigningConfig) -> str:
     """The skipped gate a run records when its optional key is not set (``load_signer`` gave
     None): the summary and the report say the image went out unsigned."""
-    return f"signing ({config.key} not set; signing.required: false)"
+    return f"{SIGNING_SKIPPED}{config.key} not set; signing.required: false)"
+
+
+def load_run_signer(
+    config: SigningConfig | None, environ: Mapping[str, str], source: str, skipped: list[str]
+) -> ec.EllipticCurvePrivateKey | None:
+    """The key a run (or a merge) signs with: None without ``signing:``, or with its optional
+    key not set — then appended to the run's ``skipped`` gates."""
+    if config is None:
+        return None
+    signer = load_signer(config, environ, source)
+    if signer is None:
+        skipped.append(signing_skipped(config))
+    return signer
 
 
 def load_verifier(

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.attest.material import load_signer, signing_skipped
+from pipeline.attest.material import SIGNING_SKIPPED, load_run_signer
 from pipeline.attest.settings import SigningConfig
 from pipeline.attest.stage import attest_pushes, copy_attached
 from pipeline.build.platforms import parse_platform
@@ -58,7 +58,7 @@ def gate_records(
         if revision and report.labels.get(REVISION_LABEL) != revision:
             continue  # another commit's run: its images are not this release's
         passed = {s.stage for s in report.stages if s.status is Status.PASSED}
-        skipped = [g for g in report.skipped_gates if signed or not g.startswith("signing (")]
+        skipped = [g for g in report.skipped_gates if signed or not g.startswith(SIGNING_SKIPPED)]
         if not passed >= GATES or skipped or not report.ok:
             continue
         for record in report.platforms:
@@ -116,9 +116,7 @@ def merge(
     report = RunReport(
         run_id=new_run_id(), config=str(config.path), image=config.image, started=now
     )
-    key = load_signer(config.signing, environ, config.path.name) if config.signing else None
-    if config.signing is not None and key is None:
-        report.skipped_gates.append(signing_skipped(config.signing))
+    key = load_run_signer(config.signing, environ, config.path.name, report.skipped_gates)
     commit = this_commit(config, environ)
     records = gate_records(reports, config.image, commit, signed=key is not None)
     chosen = _chosen(digests, records, commit)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import docker
 
-from pipeline.attest.material import load_signer, signing_skipped
+from pipeline.attest.material import load_run_signer
 from pipeline.build.backend import Backend, choose_backend
 from pipeline.build.context import check_context
 from pipeline.engine import docker_client
@@ -147,18 +147,10 @@ class Runner:
             targets = check_targets(
                 config.registries, wanted, config.image, self.environ, config.path.name
             )
-            signer = self._signer()
+            # the key that signs what is pushed; one that cannot sign stops the run here
+            signer = load_run_signer(config.signing, self.environ, config.path.name,
+                                     self.report.skipped_gates)  # fmt: skip
         return RunInputs(metadata, tuple(targets), signer, backend, platforms)
-
-    def _signer(self) -> ec.EllipticCurvePrivateKey | None:
-        """The key that signs what is pushed; one that cannot sign stops the run here."""
-        signing = self.config.signing
-        if signing is None:
-            return None
-        signer = load_signer(signing, self.environ, self.config.path.name)
-        if signer is None:
-            self.report.skipped_gates.append(signing_skipped(signing))
-        return signer
 
     def run(self, inputs: RunInputs | None = None) -> RunReport:
         inputs = inputs or self.check_inputs()
